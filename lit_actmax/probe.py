@@ -1,0 +1,236 @@
+"""Capture activations at named layers, and stop the forward pass once the last one is captured.
+
+A layer is named by its dotted module path (``features.8``, ``_blocks.10``, ``layer3.1.conv2``, ``classifier.6``)
+or ``"output"`` for the model's output. A module called at several places of one forward pass (a shared
+activation module, say) is ambiguous: pick one call with ``name#k`` (k-th call, from 0); otherwise
+:meth:`LayerProbe.check` reports it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["LayerProbe", "ProbeError", "LayerInfo", "list_layers", "OUTPUT", "parse_layer"]
+
+OUTPUT = "output"
+
+
+class ProbeError(ValueError):
+    """A layer name that cannot be probed; the message says what to do."""
+
+
+class _StopForward(Exception):
+    """Raised by a hook once every requested activation has been captured (early exit)."""
+
+
+def parse_layer(layer: str) -> tuple[str, int | None]:
+    """``"features.8#1"`` -> ``("features.8", 1)``; ``"features.8"`` -> ``("features.8", None)``."""
+    name, sep, index = layer.partition("#")
+    if not sep:
+        return layer, None
+    if not index.isdigit():
+        raise ProbeError(f"Layer {layer!r}: the part after '#' must be a call index such as '#0'.")
+    return name, int(index)
+
+
+def _first_tensor(output: object) -> torch.Tensor:
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
+        return output[0]
+    if hasattr(output, "logits") and isinstance(output.logits, torch.Tensor):  # model output dataclasses
+        return output.logits
+    raise ProbeError(f"The probed layer returned {type(output).__name__}, not a tensor.")
+
+
+class _CaptureHook:
+    """A named (picklable) forward hook: records the ``index``-th call's output of one module."""
+
+    def __init__(self, probe: "LayerProbe", layer: str, index: int | None) -> None:
+        self.probe = probe
+        self.layer = layer
+        self.index = index
+        self.calls = 0
+
+    def __call__(self, module: nn.Module, args: tuple, output: object) -> None:
+        call = self.calls
+        self.calls += 1
+        if self.index is not None and call != self.index:
+            return
+        if self.index is None and call > 0:
+            return
+        self.probe._captured(self.layer, _first_tensor(output))
+
+
+class LayerProbe:
+    """Run ``model`` on ``x`` and return ``{layer: activation}`` for the requested layers.
+
+    With ``stop_early`` (default) the forward pass ends right after the last requested layer, so a shallow
+    layer costs proportionally less. Activations captured before the last one are cloned, so an inplace op
+    later in the graph (``ReLU(inplace=True)``) cannot overwrite them. Hooks are registered by
+    :meth:`attach` (or ``with probe:``) and removed by :meth:`remove`.
+    """
+
+    def __init__(self, model: nn.Module, layers: Sequence[str] | str, stop_early: bool = True) -> None:
+        self.model = model
+        self.layers = [layers] if isinstance(layers, str) else list(dict.fromkeys(layers))
+        if not self.layers:
+            raise ProbeError("LayerProbe needs at least one layer name (or 'output').")
+        self.stop_early = stop_early
+        self._modules: dict[str, nn.Module] = {}
+        names = dict(model.named_modules())
+        for layer in self.layers:
+            if layer == OUTPUT:
+                continue
+            name, _ = parse_layer(layer)
+            if name not in names or name == "":
+                raise ProbeError(unknown_layer_message(model, name))
+            self._modules[layer] = names[name]
+        self._hooks: list[_CaptureHook] = []
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+        self._store: dict[str, torch.Tensor] = {}
+
+    # -- hooks ------------------------------------------------------------------------------------------
+    @property
+    def attached(self) -> bool:
+        return bool(self._handles)
+
+    def attach(self) -> "LayerProbe":
+        if self.attached:
+            return self
+        for layer, module in self._modules.items():
+            hook = _CaptureHook(self, layer, parse_layer(layer)[1])
+            self._hooks.append(hook)
+            self._handles.append(module.register_forward_hook(hook))
+        return self
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        self._hooks.clear()
+
+    def __enter__(self) -> "LayerProbe":
+        return self.attach()
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_handles"], state["_hooks"], state["_store"] = [], [], {}
+        return state
+
+    def _captured(self, layer: str, tensor: torch.Tensor) -> None:
+        self._store[layer] = tensor
+        hooked = [l for l in self.layers if l != OUTPUT]
+        if all(l in self._store for l in hooked) and self.stop_early and OUTPUT not in self.layers:
+            raise _StopForward
+        # More of the graph runs after this capture: protect it from inplace ops downstream.
+        self._store[layer] = tensor.clone()
+
+    # -- running ----------------------------------------------------------------------------------------
+    def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(B, C, H, W) model input -> {layer: activation of shape (B, ...)}."""
+        detach_after = not self.attached
+        self.attach()
+        self._store = {}
+        for hook in self._hooks:
+            hook.calls = 0
+        try:
+            output = self.model(x)
+        except _StopForward:
+            output = None
+        finally:
+            if detach_after:
+                self.remove()
+        if OUTPUT in self.layers:
+            self._store[OUTPUT] = _first_tensor(output)
+        missing = [l for l in self.layers if l not in self._store]
+        if missing:
+            raise ProbeError(
+                f"Layer(s) {missing} did not run in the forward pass; pick layers that the model's forward uses."
+            )
+        store, self._store = self._store, {}
+        return store
+
+    def check(self, x: torch.Tensor) -> dict[str, int]:
+        """Dry-run the full model once and return how often each layer ran; raise if a layer is ambiguous."""
+        counts: dict[str, int] = {}
+        handles = []
+        for layer, module in self._modules.items():
+            def count(_m: nn.Module, _a: tuple, _o: object, layer: str = layer) -> None:
+                counts[layer] = counts.get(layer, 0) + 1
+            handles.append(module.register_forward_hook(count))
+        try:
+            with torch.no_grad():
+                self.model(x)
+        finally:
+            for handle in handles:
+                handle.remove()
+        for layer in self._modules:
+            name, index = parse_layer(layer)
+            calls = counts.get(layer, 0)
+            if calls == 0:
+                raise ProbeError(f"Layer {name!r} is never called in the model's forward pass; pick another layer.")
+            if index is None and calls > 1:
+                raise ProbeError(
+                    f"Layer {name!r} is used at {calls} places in one forward pass (a shared module); "
+                    f"name one call as '{name}#0' ... '{name}#{calls - 1}', or hook a module used once."
+                )
+            if index is not None and index >= calls:
+                raise ProbeError(f"Layer {name!r} runs {calls} times, so '{layer}' does not exist; use #0 to #{calls - 1}.")
+        return counts
+
+
+def unknown_layer_message(model: nn.Module, name: str) -> str:
+    names = [n for n, _ in model.named_modules() if n]
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
+    hint = f" Closest names: {', '.join(close)}." if close else ""
+    return f"The model has no layer {name!r}.{hint} Run `lit-actmax layers <spec>` to list them (or use 'output')."
+
+
+@dataclass
+class LayerInfo:
+    """A hookable layer: its dotted name, module type, output shape for one image, and calls per forward."""
+
+    name: str
+    type: str
+    shape: tuple[int, ...]
+    calls: int
+
+
+def list_layers(model: nn.Module, x: torch.Tensor, include: Iterable[str] | None = None) -> list[LayerInfo]:
+    """Run ``model`` once on ``x`` (1, 3, H, W) and list every submodule that produces a tensor, in call order."""
+    wanted = set(include) if include is not None else None
+    infos: dict[str, LayerInfo] = {}
+    handles = []
+    for name, module in model.named_modules():
+        if not name or (wanted is not None and name not in wanted):
+            continue
+
+        def record(_m: nn.Module, _a: tuple, output: object, name: str = name, module: nn.Module = module) -> None:
+            try:
+                shape = tuple(_first_tensor(output).shape[1:])
+            except ProbeError:
+                return
+            if name in infos:
+                infos[name].calls += 1
+            else:
+                infos[name] = LayerInfo(name, type(module).__name__, shape, 1)
+
+        handles.append(module.register_forward_hook(record))
+    try:
+        with torch.no_grad():
+            output = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    result = list(infos.values())
+    result.append(LayerInfo(OUTPUT, type(model).__name__, tuple(_first_tensor(output).shape[1:]), 1))
+    return result

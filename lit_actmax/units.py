@@ -1,0 +1,43 @@
+"""Unit selections: ``"0-999"``, ``"1,5,9"``, ``"0-99:10"`` (every 10th), ``130`` or ``[1, 2, 3]``."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+__all__ = ["parse_units", "UnitSpecError"]
+
+
+class UnitSpecError(ValueError):
+    """A unit selection that cannot be parsed; the message shows the accepted forms."""
+
+
+def parse_units(spec: str | int | Sequence[int]) -> list[int]:
+    """Turn a unit selection into a list of distinct unit ids, in the given order."""
+    if isinstance(spec, bool):
+        raise UnitSpecError(f"units must be ids such as '0-7', '1,5,9' or [1, 5, 9], not {spec!r}.")
+    if isinstance(spec, int):
+        units = [spec]
+    elif isinstance(spec, str):
+        units = []
+        for part in spec.replace(" ", "").split(","):
+            if not part:
+                continue
+            try:
+                span, _, step = part.partition(":")
+                if "-" in span[1:]:
+                    first, last = span.split("-", 1) if not span.startswith("-") else (span, "")
+                    units.extend(range(int(first), int(last) + 1, int(step or 1)))
+                else:
+                    units.append(int(span))
+            except ValueError:
+                raise UnitSpecError(
+                    f"Cannot read units {spec!r}: write ranges and lists such as '0-7', '0-999:10' or '1,5,9'."
+                ) from None
+    else:
+        units = [int(u) for u in spec]
+    if not units:
+        raise UnitSpecError(f"The unit selection {spec!r} is empty; give at least one unit id.")
+    negative = [u for u in units if u < 0]
+    if negative:
+        raise UnitSpecError(f"Unit ids must be >= 0, got {negative[:5]}.")
+    return list(dict.fromkeys(units))
