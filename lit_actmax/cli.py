@@ -58,6 +58,9 @@ class ActMaxCLI(LightningCLI):
             auto_configure_optimizers=False,
             save_config_callback=SaveConfigToRun,
             save_config_kwargs={"overwrite": False},
+            parser_kwargs={"prog": "lit-actmax", "description": (
+                "Feature visualization with PyTorch Lightning. Subcommands: fit (render units; LightningCLI), "
+                "layers SPEC (list hookable layers).")},
             args=args,
             run=run,
         )
@@ -87,13 +90,33 @@ def layers_command(argv: Sequence[str]) -> int:
 USER_ERRORS = (BackboneError, ConfigError, ProbeError, UnitSpecError)
 
 
+#: Warnings that are expected in every run (the backbone is frozen in eval mode on purpose, the step
+#: "dataset" is a counter) and would only hide the messages that matter.
+EXPECTED_WARNINGS = (
+    r".*module\(s\) in eval mode.*",
+    r".*IterableDataset. has .__len__. defined.*",
+    r".*isinstance\(treespec, LeafSpec\).*",
+    r".*does not have many workers.*",
+    r".*`max_epochs` was not set.*",  # ActMaxModule sets it: groups of units x epochs per group
+)
+
+
+def quiet_expected_warnings() -> None:
+    import warnings
+
+    for pattern in EXPECTED_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_expected_warnings()
+    explicit = argv is not None
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"layers": layers_command}
     try:
         if argv and argv[0] in commands:
             return commands[argv[0]](argv[1:])
-        ActMaxCLI(args=argv)
+        ActMaxCLI(args=argv if explicit else None)
     except USER_ERRORS as error:
         print(f"lit-actmax: error: {error}", file=sys.stderr)
         return 2

@@ -193,8 +193,8 @@ class ActMaxModule(pl.LightningModule):
         generators = unit_generators(self.seed, [0], [0], STREAM_AUGMENT)
         with torch.no_grad():
             x = self._to_model_input(self.transforms(dummy, generators))
-            self.probe.check(x)
             try:
+                self.probe.check(x)
                 acts = self.probe(x)
             except RuntimeError as error:
                 raise ConfigError(

@@ -1,0 +1,57 @@
+import torch
+
+from lit_actmax.augment import Compose, Jitter, Pad, RandomAffine, RandomRotate, RandomScale, lucid_transforms
+from lit_actmax.seeding import STREAM_AUGMENT, unit_generators
+
+
+def gens(units, step=0):
+    return unit_generators(0, units, [0] * len(units), STREAM_AUGMENT, step)
+
+
+def test_pad_and_jitter_sizes():
+    x = torch.rand(2, 3, 16, 16)
+    assert Pad(4)(x, gens([0, 1])).shape == (2, 3, 24, 24)
+    assert Pad(4)(x, gens([0, 1]))[0, :, 0, 0].eq(0.5).all()
+    assert Jitter(3)(x, gens([0, 1])).shape == (2, 3, 13, 13)
+
+
+def test_jitter_is_a_crop_at_a_per_image_offset():
+    x = torch.arange(16.0).view(1, 1, 4, 4).repeat(2, 3, 1, 1)
+    out = Jitter(2)(x, gens([0, 1]))
+    for b in range(2):
+        # find the offset: the top-left value v = 4 * oy + ox
+        v = int(out[b, 0, 0, 0])
+        oy, ox = divmod(v, 4)
+        assert torch.equal(out[b], x[b, :, oy:oy + 2, ox:ox + 2])
+
+
+def test_each_image_gets_its_own_randomness_independent_of_the_batch():
+    torch.manual_seed(0)
+    x = torch.rand(3, 3, 24, 24)
+    transform = lucid_transforms()
+    together = transform(x, gens([5, 6, 7], step=3))
+    alone = transform(x[1:2], gens([6], step=3))
+    assert torch.allclose(together[1:2], alone, atol=1e-6)
+    assert not torch.allclose(together[0], together[1])
+
+
+def test_affine_keeps_size_and_is_differentiable():
+    x = torch.rand(2, 3, 20, 20, requires_grad=True)
+    out = Compose([RandomScale(), RandomRotate(), RandomAffine(shift=0.1)])(x, gens([0, 1]))
+    assert out.shape == x.shape
+    out.mean().backward()
+    assert x.grad.abs().sum() > 0
+
+
+def test_identity_affine_returns_the_input():
+    x = torch.rand(1, 3, 8, 8)
+    assert torch.equal(RandomAffine()(x, gens([0])), x)
+
+
+def test_rotation_moves_pixels_and_fills_grey():
+    x = torch.zeros(1, 3, 21, 21)
+    x[..., 10, :] = 1.0  # a horizontal line
+    out = RandomAffine(degrees=[90.0])(x, gens([0]))
+    assert out[0, 0, :, 10].mean() > 0.8  # now vertical
+    corner = RandomAffine(scales=[0.5])(torch.zeros(1, 3, 20, 20), gens([0]))
+    assert torch.allclose(corner[0, :, 0, 0], torch.full((3,), 0.5))

@@ -1,0 +1,111 @@
+import pytest
+import torch
+from torch import nn
+
+from lit_actmax.models import Backbone, BackboneError, Normalize, ScaleShift, load_backbone
+
+TINY = "lit_actmax.testing:tiny_backbone"
+
+
+def test_user_callable_spec_gives_frozen_eval_model():
+    backbone = load_backbone("lit_actmax.testing:tiny_convnet")
+    assert isinstance(backbone, Backbone) and isinstance(backbone.preprocess, Normalize)
+    assert not backbone.model.training
+    assert all(not p.requires_grad for p in backbone.model.parameters())
+
+
+def test_backbone_factory_keeps_its_own_preprocessing():
+    backbone = load_backbone(TINY)
+    x = torch.full((1, 3, 4, 4), 0.75)
+    assert torch.allclose(backbone.preprocess(x), torch.ones_like(x))  # (0.75 - 0.5) / 0.25
+    assert backbone.class_names[3] == "class_3"
+
+
+def test_batchnorm_statistics_never_change():
+    def build():
+        return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+
+    import lit_actmax.models as models
+
+    models.register_backbone("test_bn", build)
+    backbone = load_backbone("test_bn")
+    bn = backbone.model[1]
+    before = bn.running_mean.clone()
+    backbone.model(torch.randn(2, 3, 8, 8) * 5 + 3)
+    assert torch.equal(bn.running_mean, before) and not bn.training
+
+
+def test_lite0_is_pretrained_and_offline(lite0):
+    skimage = pytest.importorskip("skimage.data")
+    import torch.nn.functional as F
+
+    assert isinstance(lite0.preprocess, ScaleShift) and lite0.input_size == 224
+    for name, label in (("chelsea", 285), ("coffee", 967)):
+        image = torch.from_numpy(getattr(skimage, name)()).permute(2, 0, 1).float()[None] / 255
+        image = F.interpolate(image, size=(224, 224), mode="bilinear", antialias=True)
+        with torch.no_grad():
+            logits = lite0.model(lite0.preprocess(image))
+        assert int(logits.argmax()) == label
+    assert lite0.class_names[130] == "flamingo"
+
+
+def test_torchvision_without_weights_and_unknown_names():
+    backbone = load_backbone("torchvision:alexnet", weights=None)
+    assert backbone.spec == "torchvision:alexnet" and isinstance(backbone.preprocess, Normalize)
+    with pytest.raises(BackboneError, match="Did you mean 'alexnet'"):
+        load_backbone("torchvision:alexnt", weights=None)
+    with pytest.raises(BackboneError, match="no weights 'FOO'"):
+        load_backbone("torchvision:alexnet", weights="FOO")
+
+
+def test_torchvision_weights_unavailable_offline_names_file_and_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    import urllib.error
+
+    import torchvision.models._api as api
+
+    def offline(*args, **kwargs):  # what urllib raises on a machine without network
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(api, "load_state_dict_from_url", offline)
+    with pytest.raises(BackboneError) as error:
+        load_backbone("torchvision:alexnet")
+    message = str(error.value)
+    assert "alexnet-owt-7be5be79.pth" in message and str(tmp_path / "hub" / "checkpoints") in message
+    assert "weights=None" in message
+
+
+@pytest.mark.parametrize(
+    "spec, pattern",
+    [
+        ("lite9", "Unknown backbone spec 'lite9'"),
+        ("no_such_module_xyz:build", "Cannot import module 'no_such_module_xyz'"),
+        ("lit_actmax.testing:nothing_here", "has no attribute 'nothing_here'"),
+        ("missing.ckpt", "does not exist"),
+    ],
+)
+def test_bad_specs_fail_with_one_clear_sentence(spec, pattern):
+    with pytest.raises(BackboneError, match=pattern):
+        load_backbone(spec)
+
+
+def test_lightning_checkpoint_backbone(tmp_path):
+    import pytorch_lightning as pl
+
+    from lit_actmax.testing_lightning import TinyClassifier
+
+    classifier = TinyClassifier()
+    data = torch.utils.data.TensorDataset(torch.rand(8, 3, 16, 16), torch.randint(0, 10, (8,)))
+    trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, accelerator="cpu")
+    trainer.fit(classifier, torch.utils.data.DataLoader(data, batch_size=4))
+    path = tmp_path / "classifier.ckpt"
+    trainer.save_checkpoint(path)
+    with pytest.raises(BackboneError, match="checkpoint_class"):
+        load_backbone(str(path))
+    backbone = load_backbone(str(path), checkpoint_class="lit_actmax.testing_lightning.TinyClassifier")
+    assert not backbone.model.training
+    x = torch.rand(2, 3, 16, 16)
+    classifier.eval()
+    with torch.no_grad():
+        assert torch.allclose(backbone.model(x), classifier(x), atol=1e-6)
