@@ -173,28 +173,20 @@ def _torchvision(name: str, weights: str | None = "DEFAULT") -> Backbone:
             raise BackboneError(
                 f"torchvision model {name!r} has no weights {weights!r}: use one of {names + ['DEFAULT', None]}."
             ) from None
-    kwargs: dict = {}
-    if name in ("googlenet", "inception_v3") and weights_enum is None:
-        kwargs["init_weights"] = False
-        kwargs["aux_logits"] = False
-    model = tvm.get_model(name, weights=None, **kwargs)
     mean, std, input_size, categories = IMAGENET_MEAN, IMAGENET_STD, 224, _imagenet_categories()
-    if weights_enum is not None:
-        model.load_state_dict(_torchvision_state_dict(name, weights_enum), strict=False)
+    if weights_enum is None:
+        # googlenet / inception_v3 want these set explicitly when built without weights
+        kwargs = {"init_weights": False, "aux_logits": False} if name in ("googlenet", "inception_v3") else {}
+        model = tvm.get_model(name, weights=None, **kwargs)
+    else:
+        # Built by torchvision's own builder, so weight-specific settings (googlenet's transform_input,
+        # the number of classes, dropped auxiliary heads) are applied exactly as torchvision does.
+        model = _torchvision_pretrained(name, weights_enum)
         categories = list(weights_enum.meta.get("categories") or []) or categories
         transforms = weights_enum.transforms()
         mean = tuple(getattr(transforms, "mean", mean))
         std = tuple(getattr(transforms, "std", std))
         input_size = int(getattr(transforms, "crop_size", [input_size])[0])
-    if getattr(model, "transform_input", False):
-        # googlenet / inception_v3 re-normalize internally when transform_input is set; we give them their own.
-        model.transform_input = False
-    for module in model.modules():
-        if hasattr(module, "aux_logits"):
-            module.aux_logits = False
-            for aux in ("aux1", "aux2", "AuxLogits"):
-                if hasattr(module, aux):
-                    setattr(module, aux, None)
     return Backbone(
         model=model,
         preprocess=Normalize(mean, std),
@@ -206,14 +198,16 @@ def _torchvision(name: str, weights: str | None = "DEFAULT") -> Backbone:
     )
 
 
-def _torchvision_state_dict(name: str, weights_enum: object) -> dict:
-    """Load torchvision weights from torch hub's cache, downloading when the network allows it."""
+def _torchvision_pretrained(name: str, weights_enum: object) -> nn.Module:
+    """Build a pretrained torchvision model from torch hub's cache, downloading when the network allows it."""
+    import torchvision.models as tvm
+
     url: str = weights_enum.url  # type: ignore[attr-defined]
     filename = os.path.basename(url.split("?")[0])
     folder = Path(torch.hub.get_dir()) / "checkpoints"
     try:
-        return weights_enum.get_state_dict(progress=False, check_hash=False)  # type: ignore[attr-defined]
-    except Exception as error:  # URLError, socket errors, HTTP errors: no network here
+        return tvm.get_model(name, weights=weights_enum)
+    except OSError as error:  # URLError, HTTPError, socket errors: no network here
         raise BackboneError(
             f"The weights {weights_enum} of torchvision:{name} are not cached and could not be downloaded "
             f"({type(error).__name__}); put the file {filename} (from {url}) into {folder}, "

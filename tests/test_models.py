@@ -109,3 +109,20 @@ def test_lightning_checkpoint_backbone(tmp_path):
     classifier.eval()
     with torch.no_grad():
         assert torch.allclose(backbone.model(x), classifier(x), atol=1e-6)
+
+
+def test_cached_torchvision_weights_build_like_torchvision(monkeypatch):
+    """With weights in the cache, the builder applies weight-specific settings (googlenet's transform_input)."""
+    import torchvision.models as tvm
+    import torchvision.models._api as api
+
+    reference = tvm.googlenet(weights=None, init_weights=False, aux_logits=True, transform_input=True)
+    monkeypatch.setattr(api, "load_state_dict_from_url", lambda *a, **k: reference.state_dict())
+    backbone = load_backbone("torchvision:googlenet")
+    assert backbone.model.transform_input is True and backbone.model.aux1 is None
+    assert backbone.extra["weights"] == "IMAGENET1K_V1" and backbone.class_names[783] == "screw"
+    x = torch.rand(1, 3, 64, 64)
+    reference.aux_logits, reference.aux1, reference.aux2 = False, None, None
+    reference.eval()
+    with torch.no_grad():
+        assert torch.allclose(backbone.model(x), reference(x), atol=1e-5)
