@@ -29,6 +29,13 @@ __all__ = [
     "affine_warp",
     "uniform",
     "choice",
+    "Scheduled",
+    "MultiCrop",
+    "Noise",
+    "maco_transforms",
+    "schedule",
+    "set_progress",
+    "per_row_generators",
 ]
 
 
@@ -68,6 +75,7 @@ class Compose(Transform):
     def forward(self, images: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
         for transform in self.transforms:
             images = transform(images, generators)
+            generators = per_row_generators(images, generators)  # after MultiCrop: one generator per crop
         return images
 
     def __len__(self) -> int:
@@ -158,3 +166,137 @@ class RandomRotate(RandomAffine):
 def lucid_transforms() -> Compose:
     """Lucid's standard transforms: pad 12, jitter 8, scale 0.9-1.1, rotate -10..10 degrees, jitter 4."""
     return Compose([Pad(12), Jitter(8), RandomScale(), RandomRotate(), Jitter(4)])
+
+
+def per_row_generators(images: torch.Tensor, generators: Sequence[torch.Generator]) -> list[torch.Generator]:
+    """Generators for each row of ``images``: the same list, or, after a transform that made ``k`` views per
+    image (e.g. :class:`MultiCrop`), ``k`` child generators per image, each seeded from its image's generator."""
+    generators = list(generators)
+    rows = images.shape[0]
+    if rows == len(generators) or not generators:
+        return generators
+    if rows % len(generators):
+        raise ValueError(f"{rows} augmented images cannot be split among {len(generators)} source images.")
+    k = rows // len(generators)
+    children = []
+    for g in generators:
+        seeds = torch.randint(0, 2**62, (k,), generator=g)
+        children.extend(torch.Generator().manual_seed(int(s)) for s in seeds)
+    return children
+
+
+def schedule(start: float, end: float, progress: float, kind: str = "linear") -> float:
+    """A value going from ``start`` (progress 0) to ``end`` (progress 1): ``linear``, ``cosine`` or ``constant``."""
+    t = min(max(float(progress), 0.0), 1.0)
+    if kind == "constant":
+        return start
+    if kind == "cosine":
+        t = 0.5 * (1 - math.cos(math.pi * t))
+    elif kind != "linear":
+        raise ValueError(f"schedule must be 'linear', 'cosine' or 'constant', not {kind!r}.")
+    return start + (end - start) * t
+
+
+def set_progress(transform: nn.Module, progress: float) -> None:
+    """Tell every scheduled transform inside ``transform`` how far the optimization is: 0 first step, 1 last."""
+    for module in transform.modules():
+        if isinstance(module, Scheduled):
+            module.progress = float(progress)
+
+
+class Scheduled(Transform):
+    """A transform whose settings follow the optimization's progress (``self.progress`` in [0, 1], set by the
+    module before every step with :func:`set_progress`)."""
+
+    progress: float = 0.0
+
+
+class MultiCrop(Scheduled):
+    """``crops`` random square boxes per image, each resized to ``size`` x ``size``: (B, 3, H, W) -> (B * crops, ...).
+
+    The crops of image ``b`` are rows ``b * crops`` ... ``b * crops + crops - 1``; the module averages the
+    objective over them, all in one forward pass. A box's side is a fraction of the shorter image side, drawn
+    uniformly from a range that moves from ``start`` (first step) to ``end`` (last step) along ``schedule``
+    (``"linear"``, ``"cosine"`` or ``"constant"``): large boxes first (global structure), small ones last
+    (detail), as in MACO. Boxes lie inside the image; their position is uniform. ``size=None`` keeps the side of
+    the image. Downscaling boxes are supersampled (antialiased). ``last_boxes`` holds the boxes of the last call,
+    (B, crops, 4) as pixel ``(x0, y0, x1, y1)``. Put geometric transforms before it; :class:`Noise` after it.
+    """
+
+    def __init__(
+        self, crops: int = 8, size: int | None = None, start: Sequence[float] = (0.5, 1.0),
+        end: Sequence[float] = (0.2, 0.5), schedule: str = "linear",
+    ) -> None:
+        super().__init__()
+        if crops < 1:
+            raise ValueError(f"crops must be at least 1, got {crops}.")
+        for name, box in (("start", start), ("end", end)):
+            if len(box) != 2 or not 0 < box[0] <= box[1] <= 1:
+                raise ValueError(f"{name} must be a range (low, high) with 0 < low <= high <= 1, got {list(box)}.")
+        if schedule not in ("linear", "cosine", "constant"):
+            raise ValueError(f"schedule must be 'linear', 'cosine' or 'constant', not {schedule!r}.")
+        self.crops, self.size = int(crops), (None if size is None else int(size))
+        self.start, self.end = (float(start[0]), float(start[1])), (float(end[0]), float(end[1]))
+        self.schedule = schedule
+        self.last_boxes: torch.Tensor | None = None
+
+    def box_range(self, progress: float | None = None) -> tuple[float, float]:
+        """The (low, high) box side, as a fraction of the shorter image side, at ``progress`` (default: current)."""
+        p = self.progress if progress is None else progress
+        return (schedule(self.start[0], self.end[0], p, self.schedule), schedule(self.start[1], self.end[1], p, self.schedule))
+
+    def forward(self, images: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
+        b, c, h, w = images.shape
+        if len(generators) != b:
+            raise ValueError(f"MultiCrop got {b} images but {len(generators)} generators; put it after other crops.")
+        low, high = self.box_range()
+        side = min(h, w)
+        out = self.size or side
+        draws = torch.stack([torch.rand(self.crops, 3, generator=g, dtype=torch.float64) for g in generators])
+        box = (low + (high - low) * draws[..., 0]) * side  # (B, crops) box side in pixels
+        x0 = draws[..., 1] * (w - box)
+        y0 = draws[..., 2] * (h - box)
+        self.last_boxes = torch.stack([x0, y0, x0 + box, y0 + box], dim=-1).float()
+        # affine_grid maps output [-1, 1] onto the box, in the input's normalized coordinates (align_corners=False)
+        zeros = torch.zeros_like(box)
+        theta = torch.stack([
+            torch.stack([box / w, zeros, (2 * x0 + box) / w - 1], dim=-1),
+            torch.stack([zeros, box / h, (2 * y0 + box) / h - 1], dim=-1),
+        ], dim=-2).view(b * self.crops, 2, 3)
+        factor = max(1, math.ceil(float(box.max()) / out))  # supersample boxes larger than the output
+        grid = F.affine_grid(theta.to(images.device, images.dtype), [b * self.crops, c, out * factor, out * factor],
+                             align_corners=False)
+        source = images.repeat_interleave(self.crops, dim=0)
+        crops = F.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        return F.avg_pool2d(crops, factor) if factor > 1 else crops
+
+
+class Noise(Transform):
+    """Add Gaussian noise of standard deviation ``std`` and uniform noise in ``[-uniform / 2, uniform / 2]``.
+
+    Each row's noise comes from its own generator (per crop after :class:`MultiCrop`). Values are not clamped.
+    """
+
+    def __init__(self, std: float = 0.05, uniform: float = 0.05) -> None:
+        super().__init__()
+        if std < 0 or uniform < 0:
+            raise ValueError(f"Noise std and uniform must be >= 0, got {std} and {uniform}.")
+        self.std, self.uniform = float(std), float(uniform)
+
+    def forward(self, images: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
+        if self.std == 0 and self.uniform == 0:
+            return images
+        shape = images.shape[1:]
+        noise = torch.stack([
+            self.std * torch.randn(shape, generator=g) + self.uniform * (torch.rand(shape, generator=g) - 0.5)
+            for g in per_row_generators(images, generators)
+        ])
+        return images + noise.to(images.device, images.dtype)
+
+
+def maco_transforms(
+    crops: int = 8, size: int | None = None, start: Sequence[float] = (0.5, 1.0), end: Sequence[float] = (0.2, 0.5),
+    schedule: str = "linear", noise: float = 0.05,
+) -> Compose:
+    """MACO's augmentation: :class:`MultiCrop` (large to small boxes) then Gaussian + uniform :class:`Noise`."""
+    return Compose([MultiCrop(crops, size, start, end, schedule), Noise(noise, noise)])

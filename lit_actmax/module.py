@@ -23,19 +23,25 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import pytorch_lightning as pl
+from pytorch_lightning.utilities import rank_zero_warn
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset
 
-from .augment import Compose, Transform, lucid_transforms
+from .accentuate import load_image
+from .augment import Compose, Transform, lucid_transforms, set_progress
 from .models import Backbone, load_backbone
 from .objectives import ClassLogit, Objective, RenderBatch
 from .params import Fourier, ImageParam, as_size
 from .probe import LayerProbe, ProbeError
 from .report import contact_sheet
 from .rundir import image_stem, iter_records, new_run_dir, safe_name, save_png, write_json
+from .resume import replay_epoch_boundary, skipped_epoch_boundary
 from .seeding import STREAM_AUGMENT, STREAM_INIT, unit_generators, unit_seed
+from .sharding import ShardError, check_world_size
+from .speed import compile_probe
+from .strategy import UnitParallelStrategy
 from .units import parse_units
 
 __all__ = ["ActMaxModule", "FinishedUnits", "ConfigError", "default_optimizer"]
@@ -115,6 +121,11 @@ class ActMaxModule(pl.LightningModule):
         input_size: resize augmented images to this side before the backbone (None: feed as they are).
         out_dir: parent folder of run directories; ``run_name``: subfolder (default: derived from backbone).
         save_outputs: write PNGs, records, the index and grids (False for pure in-memory use).
+        channels_last: run the backbone in channels-last memory format (faster convolutions on GPUs).
+        compile: ``torch.compile`` the backbone's forward up to the target layer (keeps the early exit); a dict
+            is passed to ``torch.compile`` (e.g. ``{"mode": "max-autotune"}``).
+        init_image: start every image from this image file instead of noise (feature accentuation; pair it with
+            ``lit_actmax.accentuate.ImageDistance`` to stay close to it).
     """
 
     def __init__(
@@ -138,6 +149,9 @@ class ActMaxModule(pl.LightningModule):
         out_dir: str = "actmax_runs",
         run_name: str | None = None,
         save_outputs: bool = True,
+        channels_last: bool = False,
+        compile: bool | dict[str, Any] = False,
+        init_image: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["objective", "regularizers", "param", "transforms", "optimizer"])
@@ -154,6 +168,12 @@ class ActMaxModule(pl.LightningModule):
         self.steps_per_epoch, self.epochs, self.seed = int(steps_per_epoch), int(epochs), int(seed)
         self.input_size = input_size
         self.out_dir, self.run_name, self.save_outputs = out_dir, run_name, save_outputs
+        self.channels_last, self.compile_backbone = bool(channels_last), compile
+        self.init_image = init_image
+        if init_image is not None and not Path(init_image).is_file():
+            raise ConfigError(f"init_image {init_image!r} is not a file; give the path of a PNG or JPEG image.")
+        self._probe_call: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = None  # compiled probe (setup)
+        self._replay_boundary = False  # resumed right after an epoch's last batch: see lit_actmax.resume
         self.optimizer_factory: OptimizerFactory = optimizer or default_optimizer
 
         self.objective = objective if objective is not None else ClassLogit()
@@ -179,6 +199,7 @@ class ActMaxModule(pl.LightningModule):
         self.group_index = -1
         self._group_finished = False
         self.last_finished: FinishedUnits | None = None
+        self.step_activations: torch.Tensor | None = None  # (N,) last step's activation per image (curves)
 
     # -- validation, before any optimization ------------------------------------------------------------
     def _validate(self) -> dict[str, tuple[int, ...]]:
@@ -218,7 +239,8 @@ class ActMaxModule(pl.LightningModule):
         """Augmented images (B, 3, h, w) in [0, 1] -> backbone input (resized, normalized)."""
         if self.input_size is not None and tuple(x.shape[-2:]) != as_size(self.input_size):
             x = F.interpolate(x, size=as_size(self.input_size), mode="bilinear", align_corners=False, antialias=True)
-        return self.preprocess(x)
+        x = self.preprocess(x)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     # -- checkpoints: keep the backbone out -------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -231,6 +253,7 @@ class ActMaxModule(pl.LightningModule):
             "group_index": self.group_index,
             "image_size": list(self.param.size),
             "image_count": self.param.count,
+            "batch_size": self.batch_size,
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -239,12 +262,22 @@ class ActMaxModule(pl.LightningModule):
             raise ConfigError(
                 f"This checkpoint was made with backbone {meta.get('backbone')!r}, not {self.spec!r}; use the same config."
             )
+        try:  # a multi-process checkpoint restores only onto as many ranks, each getting its own shard
+            check_world_size(checkpoint, self.trainer.world_size if self._trainer is not None else 1)
+        except ShardError as error:
+            raise ConfigError(str(error)) from None
+        self._replay_boundary = skipped_epoch_boundary(checkpoint)
         state = checkpoint.setdefault("state_dict", {})
         for key, value in self.state_dict().items():
             if key.startswith(("backbone.", "preprocess.")):
                 state[key] = value
         if meta.get("run_dir"):
             self._adopt_run_dir(Path(meta["run_dir"]))
+        saved_batch = int(meta.get("batch_size", self.batch_size))
+        if saved_batch != self.batch_size and self.groups:  # groups must be the checkpoint's groups
+            rank_zero_warn(f"Resuming with the checkpoint's batch_size={saved_batch} (not {self.batch_size}).")
+            self.batch_size = self.hparams["batch_size"] = saved_batch
+            self._build_groups(self.trainer.global_rank, self.trainer.world_size)
         group = int(meta.get("group_index", -1))
         if group >= 0 and self.groups:
             self._start_group(group, size=tuple(meta["image_size"]), reset_optimizer=False)
@@ -260,7 +293,25 @@ class ActMaxModule(pl.LightningModule):
         if stage != "fit":
             return
         trainer = self.trainer
-        rank, world = trainer.global_rank, trainer.world_size
+        self._check_trainer(trainer)
+        self._build_groups(trainer.global_rank, trainer.world_size)
+        if self.save_outputs and self.run_dir is None:
+            name = self.run_name or safe_name(self.spec.replace("torchvision:", "").replace(":", "_"))
+            path = new_run_dir(self.out_dir, name) if trainer.is_global_zero else None
+            self.run_dir = Path(trainer.strategy.broadcast(str(path) if path else None, src=0))
+        self.probe.attach()
+        for _, term in [*self.objective.terms(), *(t for r in self.regularizers for t in r.terms())]:
+            if hasattr(term, "bind"):  # terms that need the module, e.g. ImageDistance's seed activations
+                term.bind(self)
+        if self.channels_last:
+            self.backbone.to(memory_format=torch.channels_last)
+        if self.compile_backbone and self._probe_call is None:
+            options = self.compile_backbone if isinstance(self.compile_backbone, dict) else {}
+            self._probe_call = compile_probe(self.probe, **options)
+        self._start_group(0, reset_optimizer=False)
+
+    def _build_groups(self, rank: int, world: int) -> None:
+        """Split the units across ranks, then into groups of ``batch_size`` images; set the epoch count."""
         self.my_units = self.units_all[rank::world]
         per_group = max(1, self.batch_size // self.variants)
         total_groups = math.ceil(len(self.units_all) / (per_group * world))
@@ -273,13 +324,20 @@ class ActMaxModule(pl.LightningModule):
                 items = [(fallback, v, False) for v in range(self.variants)]
             groups.append(items)
         self.groups = groups
-        trainer.fit_loop.max_epochs = len(groups) * self.epochs
-        if self.save_outputs and self.run_dir is None:
-            name = self.run_name or safe_name(self.spec.replace("torchvision:", "").replace(":", "_"))
-            path = new_run_dir(self.out_dir, name) if trainer.is_global_zero else None
-            self.run_dir = Path(trainer.strategy.broadcast(str(path) if path else None, src=0))
-        self.probe.attach()
-        self._start_group(0, reset_optimizer=False)
+        self.trainer.fit_loop.max_epochs = len(groups) * self.epochs
+
+    def _check_trainer(self, trainer: pl.Trainer) -> None:
+        """Refuse Trainer settings that would couple the images of different units."""
+        if trainer.gradient_clip_val:
+            raise ConfigError(
+                "Trainer(gradient_clip_val=...) clips the norm of all images' gradients together, which couples "
+                "units; remove it (clip per unit in the module instead)."
+            )
+        if trainer.world_size > 1 and not isinstance(trainer.strategy, UnitParallelStrategy):
+            raise ConfigError(
+                f"{trainer.world_size} processes need strategy='unit_parallel': {type(trainer.strategy).__name__} "
+                "would sync image parameters and gradients across ranks and mix different units' images."
+            )
 
     def teardown(self, stage: str) -> None:
         self.probe.remove()
@@ -323,6 +381,9 @@ class ActMaxModule(pl.LightningModule):
         items = self.groups[index]
         generators = unit_generators(self.seed, [u for u, _, _ in items], [v for _, v, _ in items], STREAM_INIT)
         self.param.reset(generators, size or self.size)
+        if self.init_image is not None:
+            seed = load_image(self.init_image, size or self.size).to(self.device)
+            self.param.set_image(seed.expand(len(items), -1, -1, -1))
         if reset_optimizer:
             self.reset_optimizer_state()
         self._group_finished = False
@@ -346,6 +407,18 @@ class ActMaxModule(pl.LightningModule):
         return [c for c in self.trainer.callbacks if hasattr(c, "on_units_finished") or hasattr(c, "on_units_started")]
 
     def on_train_epoch_start(self) -> None:
+        self._sync_group()
+
+    def on_train_start(self) -> None:
+        if self._replay_boundary:  # resumed from an epoch's last batch: Lightning skips the epoch boundary hooks
+            self._replay_boundary = False
+            replay_epoch_boundary(self.trainer)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self._sync_group()  # the group follows the epoch even where Lightning skipped on_train_epoch_start
+
+    def _sync_group(self) -> None:
+        """Finish the current group and start the one the current epoch belongs to, if they differ."""
         group = self.current_epoch // self.epochs
         if group != self.group_index:
             if not self._group_finished and self.group_index >= 0:
@@ -366,8 +439,13 @@ class ActMaxModule(pl.LightningModule):
         x = images
         if augment:
             generators = unit_generators(self.seed, units.tolist(), variants.tolist(), STREAM_AUGMENT, step or 0)
+            set_progress(self.transforms, (step or 0) / max(1, self.steps_per_epoch * self.epochs - 1))
             x = self.transforms(x, generators)
-        acts = self.probe(self._to_model_input(x))
+        acts = (self._probe_call or self.probe)(self._to_model_input(x))
+        views = x.shape[0] // max(1, images.shape[0])
+        if views > 1:  # several views per image (MultiCrop): rows b*views ... belong to image b
+            units, variants = units.repeat_interleave(views), variants.repeat_interleave(views)
+            images = images.repeat_interleave(views, dim=0)
         return RenderBatch(acts=acts, units=units, image=images, variants=variants)
 
     def total_objective(self, batch: RenderBatch) -> torch.Tensor:
@@ -381,11 +459,14 @@ class ActMaxModule(pl.LightningModule):
         step = self.epoch_in_group * self.steps_per_epoch + int(batch_idx)
         images = self.param()
         rendered = self.render_batch(images, step)
-        score = self.total_objective(rendered)
+        n_images = images.shape[0]
+        score = _mean_per_image(self.total_objective(rendered), n_images)
         valid = torch.tensor([ok for _, _, ok in self.current_items], device=score.device)
         loss = -(score * valid).sum()
         with torch.no_grad():
-            activation = self.objective.activation(rendered)[valid]
+            per_image = _mean_per_image(self.objective.activation(rendered), n_images)
+            self.step_activations = per_image.detach()
+            activation = per_image[valid]
         n = int(valid.sum())
         self.log("activation", activation.float().mean(), prog_bar=True, batch_size=n)
         self.log("loss", loss.detach() / max(n, 1), batch_size=n)
@@ -482,9 +563,18 @@ class ActMaxModule(pl.LightningModule):
             "grids": grids,
             "units": records,
         }
+        for callback in self.trainer.callbacks if self._trainer is not None else []:
+            entries = getattr(callback, "index_entries", None)  # e.g. run-level metrics (QualityMetrics)
+            if entries is not None:
+                index.update(entries())
         path = self.run_dir / "index.json"
         write_json(path, index)
         return path
+
+
+def _mean_per_image(values: torch.Tensor, n_images: int) -> torch.Tensor:
+    """(n_images * views,) scores of consecutive views -> (n_images,) means."""
+    return values.view(n_images, -1).mean(1)
 
 
 def _jsonable(value: Any) -> Any:

@@ -304,6 +304,8 @@ class Diversity(Objective):
         gram = F.normalize(gram, dim=1)
         similarity = gram @ gram.T  # (B, B)
         same = batch.units.view(-1, 1) == batch.units.view(1, -1)
+        if batch.variants is not None:  # several views (crops) of one image share its variant: not compared
+            same &= batch.variants.view(-1, 1) != batch.variants.view(1, -1)
         same.fill_diagonal_(False)
         count = same.sum(1)
         mean_similarity = (similarity * same).sum(1) / count.clamp(min=1)

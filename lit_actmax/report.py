@@ -13,10 +13,10 @@ __all__ = ["contact_sheet"]
 
 
 def contact_sheet(
-    paths: Sequence[str | os.PathLike], labels: Sequence[str] | None = None, tile: int = 128,
+    paths: Sequence[str | os.PathLike | Image.Image], labels: Sequence[str] | None = None, tile: int = 128,
     columns: int | None = None, pad: int = 4, background: tuple[int, int, int] = (255, 255, 255),
 ) -> Image.Image:
-    """Tile images into one picture, ``tile`` px each, with an optional caption under each tile."""
+    """Tile images (files or PIL images) into one picture, ``tile`` px each, with an optional caption under each."""
     if not paths:
         raise ValueError("contact_sheet needs at least one image.")
     n = len(paths)
@@ -29,7 +29,7 @@ def contact_sheet(
     for i, path in enumerate(paths):
         r, c = divmod(i, columns)
         x, y = pad + c * (tile + pad), pad + r * (tile + pad + caption)
-        with Image.open(Path(path)) as image:
+        with (path.copy() if isinstance(path, Image.Image) else Image.open(Path(path))) as image:
             sheet.paste(image.convert("RGB").resize((tile, tile), Image.BILINEAR), (x, y))
         if labels:
             text = labels[i]

@@ -1,0 +1,193 @@
+"""Show the images while they are being optimized, in the logger the user already has.
+
+Every ``every_n_epochs`` epochs, the current images of all ranks are gathered and global rank 0 logs one grid per
+layer: TensorBoard through ``add_images``, W&B (or any logger with ``log_image``) as captioned images, and every
+other logger (CSV, none at all) as a labelled PNG contact sheet in its ``log_dir`` (or ``<run_dir>/logged_images``).
+When the last group of units is finished, all final images are logged (``final/<layer>``, in pages of
+``max_images``). Per-unit activation curves (the epoch's mean activation of each image) go to the loggers as
+scalars ``unit_activation/<layer>/unit_XXXXX``.
+
+Every rank takes part in the gathers (they are collectives); only global rank 0 writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ..gather import gather_rows
+from ..report import contact_sheet
+from ..rundir import image_stem, safe_name, save_png
+from .activation_curves import EpochActivations
+
+__all__ = ["LoggerImages", "log_image_grid", "thumbnails"]
+
+
+def thumbnails(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, 3, H, W) in [0, 1] -> (N, 3, h, w) uint8 with the longer side at most ``size`` (aspect kept)."""
+    images = images.detach().float().clamp(0, 1)
+    h, w = images.shape[-2:]
+    scale = size / max(h, w)
+    if scale < 1:
+        images = F.interpolate(images, size=(max(1, round(h * scale)), max(1, round(w * scale))), mode="bilinear",
+                               align_corners=False, antialias=True)
+    return (images * 255 + 0.5).clamp(0, 255).to(torch.uint8)
+
+
+def _png_dir(logger: Any, trainer: pl.Trainer) -> Path:
+    log_dir = getattr(logger, "log_dir", None) if logger is not None else None
+    if log_dir:
+        return Path(log_dir) / "images"
+    run_dir = getattr(trainer.lightning_module, "run_dir", None)
+    return Path(run_dir or trainer.default_root_dir) / "logged_images"
+
+
+def log_image_grid(trainer: pl.Trainer, tag: str, images: torch.Tensor, captions: list[str], step: int) -> list[str]:
+    """Log (N, 3, h, w) uint8 images under ``tag`` to every logger of ``trainer``; call on global rank 0 only.
+
+    Returns how each logger took them (``"tensorboard"``, ``"log_image"`` or the PNG path written).
+    """
+    done = []
+    for logger in trainer.loggers or [None]:
+        experiment = getattr(logger, "experiment", None) if logger is not None else None
+        if logger is not None and callable(getattr(logger, "log_image", None)):  # W&B and alike
+            logger.log_image(key=tag, images=[im.permute(1, 2, 0).cpu().numpy() for im in images], step=step,
+                             caption=list(captions))
+            done.append("log_image")
+        elif callable(getattr(experiment, "add_images", None)):  # TensorBoard: one grid per call
+            experiment.add_images(tag, images.cpu(), global_step=step, dataformats="NCHW")
+            flush = getattr(experiment, "flush", None)
+            if callable(flush):
+                flush()
+            done.append("tensorboard")
+        else:  # loggers without images (CSV) or no logger: a labelled contact sheet
+            tiles = [Image.fromarray(im.permute(1, 2, 0).cpu().numpy()) for im in images]
+            sheet = contact_sheet(tiles, captions, tile=max(images.shape[-2:]))
+            path = _png_dir(logger, trainer) / f"{safe_name(tag)}_step{step:07d}.png"
+            save_png(path, sheet)
+            done.append(str(path))
+    return done
+
+
+class LoggerImages(pl.Callback):
+    """Log grids of the current images every ``every_n_epochs`` epochs, all final images at the end, and
+    per-unit activation curves as scalars.
+
+    Args:
+        every_n_epochs: log the current images after every k-th epoch (0: only the final images).
+        max_images: at most this many images per logged grid (final images are split into pages of it).
+        size: longer side of each logged image in pixels (images are downsized, never enlarged).
+        final: log all final images when the last group of units is finished.
+        curves: log each image's per-epoch mean activation as a scalar.
+    """
+
+    def __init__(self, every_n_epochs: int = 1, max_images: int = 64, size: int = 128, final: bool = True,
+                 curves: bool = True) -> None:
+        super().__init__()
+        if every_n_epochs < 0:
+            raise ValueError(f"every_n_epochs must be 0 (final images only) or positive, got {every_n_epochs}.")
+        if max_images < 1 or size < 1:
+            raise ValueError(f"max_images and size must be positive, got {max_images} and {size}.")
+        self.every_n_epochs, self.max_images, self.size = int(every_n_epochs), int(max_images), int(size)
+        self.final, self.curves = bool(final), bool(curves)
+        self.epochs = EpochActivations()
+        self.logged: list[tuple[str, int, int]] = []  # (tag, step, number of images), on global rank 0
+        self._final_images: list[torch.Tensor] = []  # uint8 thumbnails of finished units on this rank
+        self._final_keys: list[tuple[int, int]] = []  # their (unit, variant)
+
+    # -- helpers ----------------------------------------------------------------------------------------
+    @staticmethod
+    def _caption(pl_module: pl.LightningModule, unit: int, variant: int) -> str:
+        names = getattr(getattr(pl_module, "backbone_info", None), "class_names", None)
+        text = str(unit) + (f" v{variant}" if getattr(pl_module, "variants", 1) > 1 else "")
+        if names and tuple(getattr(pl_module.objective, "layers", ())[:1]) == ("output",) and unit < len(names):
+            text += f" {names[unit]}"
+        return text
+
+    def _gather_items(self, pl_module: pl.LightningModule, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Current group's (units, variants, valid, *tensors) of all ranks (collective)."""
+        items = pl_module.current_items
+        device = pl_module.device
+        units = torch.tensor([u for u, _, _ in items], dtype=torch.long, device=device)
+        variants = torch.tensor([v for _, v, _ in items], dtype=torch.long, device=device)
+        valid = torch.tensor([ok for _, _, ok in items], dtype=torch.bool, device=device)
+        return gather_rows(pl_module.trainer.strategy, units, variants, valid, *(t.to(device) for t in tensors))
+
+    def _log_pages(self, trainer: pl.Trainer, pl_module: pl.LightningModule, tag: str, units: torch.Tensor,
+                   variants: torch.Tensor, images: torch.Tensor) -> None:
+        order = sorted(range(len(units)), key=lambda i: (int(units[i]), int(variants[i])))
+        pages = [order[i:i + self.max_images] for i in range(0, len(order), self.max_images)]
+        for p, page in enumerate(pages):
+            name = tag if len(pages) == 1 else f"{tag}/page_{p}"
+            captions = [self._caption(pl_module, int(units[i]), int(variants[i])) for i in page]
+            log_image_grid(trainer, name, images[page], captions, trainer.global_step)
+            self.logged.append((name, trainer.global_step, len(page)))
+
+    # -- hooks ------------------------------------------------------------------------------------------
+    def on_units_started(self, trainer: pl.Trainer, pl_module: pl.LightningModule, items: list) -> None:
+        self.epochs.reset()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if self.curves:
+            self.epochs.add(getattr(pl_module, "step_activations", None))
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not hasattr(pl_module, "current_items"):
+            return
+        layer = safe_name(pl_module.layers[0])
+        means = self.epochs.end_epoch() if self.curves else None
+        if means is not None and means.numel() == len(pl_module.current_items):
+            units, variants, valid, values = self._gather_items(pl_module, means)
+            if trainer.is_global_zero:
+                metrics = {
+                    f"unit_activation/{layer}/{image_stem(int(u), int(v), pl_module.variants)}": float(x)
+                    for u, v, ok, x in zip(units, variants, valid, values) if ok
+                }
+                for logger in trainer.loggers:
+                    logger.log_metrics(metrics, step=trainer.global_step)
+        epoch = trainer.current_epoch + 1
+        if self.every_n_epochs and epoch % self.every_n_epochs == 0:
+            with torch.no_grad():
+                images = thumbnails(pl_module.param(), self.size)
+            units, variants, valid, images = self._gather_items(pl_module, images)
+            if trainer.is_global_zero and bool(valid.any()):
+                keep = valid.nonzero().flatten().cpu()
+                self._log_pages(trainer, pl_module, f"actmax/{layer}", units.cpu()[keep], variants.cpu()[keep],
+                                images.cpu()[keep][: self.max_images])
+
+    def on_units_finished(self, trainer: pl.Trainer, pl_module: pl.LightningModule, finished: Any) -> None:
+        if not self.final:
+            return
+        small = thumbnails(finished.images, self.size).cpu()
+        for i, ok in enumerate(finished.valid):
+            if ok:
+                self._final_images.append(small[i])
+                self._final_keys.append((finished.units[i], finished.variants[i]))
+        if pl_module.group_index != len(pl_module.groups) - 1:
+            return
+        device = pl_module.device
+        h, w = small.shape[-2:]
+        mine = torch.stack(self._final_images) if self._final_images else torch.zeros(0, 3, h, w, dtype=torch.uint8)
+        keys = torch.tensor(self._final_keys, dtype=torch.long).view(-1, 2)
+        keys, images = gather_rows(trainer.strategy, keys.to(device), mine.to(device))
+        if trainer.is_global_zero and len(keys):
+            layer = safe_name(pl_module.layers[0])
+            self._log_pages(trainer, pl_module, f"final/{layer}", keys[:, 0].cpu(), keys[:, 1].cpu(), images.cpu())
+        self._final_images, self._final_keys = [], []
+
+    # -- resume -----------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"epochs": self.epochs.state_dict(), "final_keys": list(self._final_keys),
+                "final_images": torch.stack(self._final_images) if self._final_images else None}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.epochs.load_state_dict(state_dict.get("epochs", {}))
+        self._final_keys = [tuple(k) for k in state_dict.get("final_keys", [])]
+        images = state_dict.get("final_images")
+        self._final_images = list(images) if images is not None else []

@@ -1,0 +1,297 @@
+"""A static HTML gallery of a run, ``<run_dir>/gallery.html``, that opens straight from the file system.
+
+Per layer a grid of unit cards; per unit its image(s) (all variants), every image file its record lists under
+``files`` (GIF, transparency/alpha map, best image, ...) when the file exists, its activation curve as inline SVG,
+its dataset examples (``examples/<layer>/examples.json``, see :mod:`lit_actmax.examples`) and its numbers
+(activation, judge and diversity metrics). The run's settings and run-level metrics head the page. Cards sort by
+unit or activation and filter by unit id or label, with a few lines of inline JavaScript (no server, no network).
+
+    lit-actmax gallery RUN_DIR        # rebuild after adding dataset examples, or for a crashed run (from records)
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+from urllib.parse import quote
+
+from .rundir import atomic_write_text, iter_records, read_json, safe_name
+
+__all__ = ["build_gallery", "gallery_command", "curve_svg", "referenced_files", "IMAGE_SUFFIXES"]
+
+IMAGE_SUFFIXES = (".png", ".gif", ".jpg", ".jpeg", ".webp", ".svg")
+
+#: Record keys shown elsewhere on the card (or not worth showing).
+_SKIP_KEYS = {"unit", "variant", "layer", "objective", "seed", "base_seed", "image", "size", "rank", "steps", "files",
+              "activation_curve", "label", "activation"}
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _url(relative: str) -> str:
+    return quote(Path(relative).as_posix(), safe="/")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return "–" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def curve_svg(values: Sequence[float], width: int = 160, height: int = 44, steps_per_point: int = 1) -> str:
+    """An inline SVG line of ``values`` (one per epoch or step) with its first and last value, or '' if empty."""
+    points = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not points:
+        return ""
+    low, high = min(points), max(points)
+    span = (high - low) or 1.0
+    pad = 3
+    n = len(points)
+    xy = [(pad + (width - 2 * pad) * (i / (n - 1) if n > 1 else 0.5),
+           pad + (height - 2 * pad) * (1 - (v - low) / span)) for i, v in enumerate(points)]
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+    title = (f"activation during optimization: {points[0]:.3g} to {points[-1]:.3g} "
+             f"(max {high:.3g}) over {n * steps_per_point} steps")
+    return (f'<svg class="curve" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            f'xmlns="http://www.w3.org/2000/svg" role="img"><title>{_esc(title)}</title>'
+            f'<line x1="0" y1="{height - 1}" x2="{width}" y2="{height - 1}" stroke="#ccc"/>'
+            f'<polyline fill="none" stroke="#d9480f" stroke-width="1.5" points="{path}"/>'
+            f'<circle cx="{xy[-1][0]:.1f}" cy="{xy[-1][1]:.1f}" r="2" fill="#d9480f"/></svg>')
+
+
+def _curve_values(record: dict[str, Any]) -> tuple[list[float], int]:
+    """A record's curve as (values, steps per point): ``{"values", "steps_per_point"}`` or ``{"value", "step"}``."""
+    curve = record.get("activation_curve")
+    if not isinstance(curve, dict):
+        return [], 1
+    values = curve.get("values", curve.get("value", []))
+    steps = curve.get("steps_per_point")
+    if steps is None and isinstance(curve.get("step"), list) and len(curve["step"]) > 1:
+        steps = max(1, round((curve["step"][-1] - curve["step"][0]) / (len(curve["step"]) - 1)))
+    return [v for v in values if isinstance(v, (int, float))], int(steps or 1)
+
+
+def _flat_numbers(data: Any, prefix: str = "") -> Iterable[tuple[str, Any]]:
+    """(dotted key, scalar) pairs of a nested dict; lists and per-unit tables are skipped."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key not in ("per_unit", "units"):
+                yield from _flat_numbers(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(data, (int, float, str, bool)):
+        yield prefix, data
+
+
+def _load_examples(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """{layer: examples.json} of every ``examples/*/examples.json`` in the run."""
+    found = {}
+    for path in sorted(run_dir.glob("examples/*/examples.json")):
+        try:
+            data = read_json(path)
+        except (OSError, ValueError):
+            continue
+        found[str(data.get("layer", path.parent.name))] = data
+    return found
+
+
+class _Page:
+    """Collects the HTML of one gallery; every file reference is checked to exist."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.missing: list[str] = []
+
+    def exists(self, relative: str | None) -> bool:
+        if not relative:
+            return False
+        ok = (self.run_dir / relative).is_file()
+        if not ok:
+            self.missing.append(relative)
+        return ok
+
+    def img(self, relative: str, css: str, title: str, lazy: bool) -> str:
+        loading = ' loading="lazy"' if lazy else ""
+        return f'<img class="{css}" src="{_url(relative)}" title="{_esc(title)}" alt="{_esc(title)}"{loading}>'
+
+
+def _unit_card(page: _Page, unit: int, records: list[dict[str, Any]], examples: dict[str, Any] | None,
+               lazy: bool) -> str:
+    label = next((r["label"] for r in records if r.get("label")), "")
+    activations = [float(r["activation"]) for r in records if isinstance(r.get("activation"), (int, float))]
+    best = max(activations) if activations else float("nan")
+    parts = [f'<div class="card" data-unit="{unit}" data-activation="{best if activations else ""}" '
+             f'data-label="{_esc(label.lower())}">',
+             f'<div class="head"><b>{unit}</b> {_esc(label)}'
+             f'<span class="act" title="final activation (best variant)">{_fmt(best)}</span></div>']
+    images = []
+    for r in records:
+        tag = f"unit {unit}" + (f" v{r.get('variant')}" if len(records) > 1 else "")
+        if page.exists(r.get("image")):
+            caption = f"{tag}: activation {_fmt(r.get('activation'))}"
+            images.append(f'<figure>{page.img(r["image"], "unit", caption, lazy)}'
+                          f'<figcaption>{"v" + str(r.get("variant")) if len(records) > 1 else "image"}'
+                          f'</figcaption></figure>')
+        for name, relative in sorted((r.get("files") or {}).items()):
+            if not isinstance(relative, str) or not page.exists(relative):
+                continue
+            if Path(relative).suffix.lower() in IMAGE_SUFFIXES:
+                css = "unit alpha" if "alpha" in name or "transparen" in name else "unit"
+                images.append(f'<figure>{page.img(relative, css, f"{tag}: {name}", lazy)}'
+                              f'<figcaption>{_esc(name)}</figcaption></figure>')
+            else:
+                images.append(f'<a class="file" href="{_url(relative)}" download>{_esc(name)}</a>')
+    parts.append(f'<div class="images">{"".join(images)}</div>')
+    for r in records:
+        values, steps = _curve_values(r)
+        svg = curve_svg(values, steps_per_point=steps)
+        if svg:
+            parts.append(f'<div class="curvebox">{svg}'
+                         f'<span>{"v" + str(r.get("variant")) + " " if len(records) > 1 else ""}'
+                         f'{_fmt(values[0])} → {_fmt(values[-1])}</span></div>')
+    rows = []
+    for r in records:
+        prefix = f"v{r.get('variant')} " if len(records) > 1 else ""
+        rows.append(f"<tr><td>{prefix}activation</td><td>{_fmt(r.get('activation'))}</td></tr>")
+        for key, value in r.items():
+            if key in _SKIP_KEYS:
+                continue
+            for name, scalar in _flat_numbers({key: value}):
+                rows.append(f"<tr><td>{_esc(prefix + name)}</td><td>{_esc(_fmt(scalar))}</td></tr>")
+    parts.append(f'<details class="numbers"><summary>numbers</summary><table>{"".join(rows)}</table></details>')
+    if examples:
+        for kind, title in (("top", "most activating"), ("bottom", "least activating")):
+            shown = [e for e in examples.get(kind, []) if page.exists(e.get("image"))]
+            if shown:
+                thumbs = "".join(page.img(e["image"], "example", f"{e.get('source', '')}: {_fmt(e.get('activation'))}",
+                                          lazy) for e in shown)
+                parts.append(f'<div class="examples"><div class="sub">{title} dataset images</div>{thumbs}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+_STYLE = """
+body{font:13px/1.35 system-ui,sans-serif;margin:0;background:#f4f4f2;color:#222}
+header{background:#1f2933;color:#eee;padding:10px 16px}header h1{font-size:17px;margin:0 0 4px}
+header .meta span{margin-right:14px;white-space:nowrap}header a{color:#9cd}
+.bar{position:sticky;top:0;background:#fff;border-bottom:1px solid #ddd;padding:6px 16px;z-index:2}
+.bar button{margin-right:4px}.bar input{margin-left:10px}
+section{padding:8px 16px}h2{font-size:15px;margin:10px 0}
+table.metrics td{padding:1px 10px 1px 0}
+.grid{display:flex;flex-wrap:wrap;gap:10px}
+.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px;width:max-content;max-width:560px}
+.card .head{margin-bottom:4px}.card .act{float:right;color:#d9480f;margin-left:10px}
+.images{display:flex;flex-wrap:wrap;gap:4px}figure{margin:0;text-align:center;font-size:11px;color:#666}
+img.unit{width:128px;height:128px;object-fit:contain;image-rendering:pixelated;display:block}
+img.alpha{background:repeating-conic-gradient(#ccc 0% 25%,#fff 0% 50%) 0 0/16px 16px}
+img.example{width:56px;height:56px;object-fit:cover;margin:1px}
+.examples .sub,.curvebox span{font-size:11px;color:#666}.curvebox{display:flex;align-items:center;gap:6px}
+details.numbers table{font-size:11px}details.numbers td{padding:0 8px 0 0}a.file{font-size:11px;align-self:end}
+"""
+
+_SCRIPT = """
+function sortCards(key, dir){document.querySelectorAll('.grid').forEach(function(g){
+ var cards=Array.prototype.slice.call(g.children);
+ cards.sort(function(a,b){var x=parseFloat(a.dataset[key]),y=parseFloat(b.dataset[key]);
+  if(isNaN(x))x=-Infinity;if(isNaN(y))y=-Infinity;return dir*(x-y)||(a.dataset.unit-b.dataset.unit);});
+ cards.forEach(function(c){g.appendChild(c);});});}
+function filterCards(text){text=text.trim().toLowerCase();document.querySelectorAll('.card').forEach(function(c){
+ c.style.display=(!text||c.dataset.unit===text||c.dataset.label.indexOf(text)>=0)?'':'none';});}
+"""
+
+
+def build_gallery(run_dir: str | os.PathLike, out: str = "gallery.html", lazy_above: int = 200) -> Path:
+    """Write ``run_dir/out`` from the run's ``index.json`` (or its per-unit records); returns its path.
+
+    Images load lazily when the run has more than ``lazy_above`` images.
+    """
+    run_dir = Path(run_dir)
+    index_path = run_dir / "index.json"
+    index: dict[str, Any] = read_json(index_path) if index_path.is_file() else {}
+    records = list(index.get("units") or iter_records(run_dir))
+    if not records:
+        raise FileNotFoundError(f"{str(run_dir)!r} holds no rendered units (no index.json, no images/*/unit_*.json); "
+                                "give a run directory such as actmax_runs/lite0/version_0.")
+    page = _Page(run_dir)
+    lazy = len(records) > lazy_above
+    examples = _load_examples(run_dir)
+    layers: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    for record in records:
+        layers.setdefault(str(record.get("layer")), {}).setdefault(int(record["unit"]), []).append(record)
+
+    title = f"{index.get('backbone', run_dir.name)} · {index.get('objective', '')}"
+    meta = [("run", run_dir.resolve()), ("backbone", index.get("backbone")), ("objective", index.get("objective")),
+            ("param", index.get("param")), ("size", "x".join(map(str, index.get("size", []))) or None),
+            ("steps/unit", index.get("steps_per_unit")), ("seed", index.get("seed")),
+            ("processes", index.get("world_size")), ("images", len(records)),
+            ("regularizers", ", ".join(index.get("regularizers", [])) or None)]
+    body = [f"<header><h1>{_esc(title)}</h1><div class=\"meta\">"
+            + "".join(f"<span>{_esc(k)}: <b>{_esc(v)}</b></span>" for k, v in meta if v not in (None, ""))
+            + (' <a href="index.json">index.json</a>' if index_path.is_file() else "")
+            + "</div></header>"]
+    body.append('<div class="bar">sort: <button onclick="sortCards(\'activation\',-1)">activation ↓</button>'
+                '<button onclick="sortCards(\'activation\',1)">activation ↑</button>'
+                '<button onclick="sortCards(\'unit\',1)">unit</button>'
+                '<input placeholder="unit id or label" oninput="filterCards(this.value)"> '
+                + " ".join(f'<a href="#layer-{_esc(safe_name(layer))}">{_esc(layer)}</a>' for layer in layers)
+                + "</div>")
+    metrics = list(_flat_numbers(index.get("metrics", {})))
+    if metrics:
+        body.append('<section><h2>Run metrics</h2><table class="metrics">'
+                    + "".join(f"<tr><td>{_esc(k)}</td><td><b>{_esc(_fmt(v))}</b></td></tr>" for k, v in metrics)
+                    + "</table></section>")
+    for layer, units in layers.items():
+        layer_examples = examples.get(layer, {}).get("units", {})
+        grid = index.get("grids", {}).get(layer)
+        link = f' · <a href="{_url(grid)}">grid</a>' if grid and page.exists(grid) else ""
+        source = examples.get(layer)
+        note = (f" · dataset examples from {_esc(source.get('images'))} images of {_esc(source.get('folder'))}"
+                if source else "")
+        cards = "".join(_unit_card(page, unit, sorted(rs, key=lambda r: int(r.get("variant", 0))),
+                                   layer_examples.get(str(unit)), lazy) for unit, rs in sorted(units.items()))
+        body.append(f'<section id="layer-{_esc(safe_name(layer))}"><h2>{_esc(layer)} — {len(units)} units'
+                    f'{link}{note}</h2><div class="grid">{cards}</div></section>')
+    document = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                f"<title>{_esc(title)}</title><style>{_STYLE}</style><script>{_SCRIPT}</script></head>"
+                f"<body>{''.join(body)}</body></html>\n")
+    path = run_dir / out
+    atomic_write_text(path, document)
+    return path
+
+
+def referenced_files(document: str) -> list[str]:
+    """Every local ``src``/``href`` of an HTML document (anchors and data URLs excluded), URL-decoded."""
+    import re
+    from urllib.parse import unquote
+
+    links = re.findall(r'(?:src|href)="([^"]+)"', document)
+    return [unquote(link) for link in links if not link.startswith(("#", "data:", "http:", "https:"))]
+
+
+def gallery_command(argv: Sequence[str]) -> int:
+    """``lit-actmax gallery RUN_DIR [RUN_DIR ...]``: (re)build each run's ``gallery.html``."""
+    parser = argparse.ArgumentParser(prog="lit-actmax gallery", description=(
+        "Write RUN_DIR/gallery.html: every unit's image, GIF, transparency map, activation curve, dataset examples "
+        "and metrics; open it in a browser straight from the disk. A folder of runs (version_*) gets one per run."))
+    parser.add_argument("run_dirs", nargs="+", help="run directories (or folders holding version_* runs)")
+    args = parser.parse_args(list(argv))
+    for run_dir in map(Path, args.run_dirs):
+        runs = [run_dir] if (run_dir / "index.json").is_file() or any(run_dir.glob("images/*/unit_*.json")) else \
+            sorted(p for p in run_dir.glob("version_*") if p.is_dir())
+        if not runs:
+            raise FileNotFoundError(f"{str(run_dir)!r} is not a run directory (no index.json or unit records).")
+        for run in runs:
+            print(build_gallery(run).resolve().as_uri())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    sys.exit(gallery_command(sys.argv[1:]))

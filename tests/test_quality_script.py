@@ -1,0 +1,43 @@
+"""scripts/quality.py: a tiny smoke run writes the markdown tables and the image sheets."""
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("quality_script", ROOT / "scripts" / "quality.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_run_writes_tables_and_images(tmp_path):
+    quality = load_script()
+    out = tmp_path / "docs" / "quality.md"
+    assert quality.main(["--quick", "--out", str(out), "--seeds", "0", "1"]) == 0
+    text = out.read_text()
+    assert "`python scripts/quality.py --quick --out " in text and "--seeds 0 1" in text
+    rows = {m.name: line for m in quality.METHODS for line in text.splitlines() if line.startswith(f"| {m.name} |")}
+    assert set(rows) == {"pixel", "fourier", "maco", "maco+crops"}
+    numbers = re.findall(r"-?\d+\.\d+", rows["maco"])
+    assert len(numbers) >= 5
+    assert re.search(r"\| maco \| [^|]+ \| [^|]+ \| [^|]+ \| \d+/8 \|", rows["maco"]), rows["maco"]  # 2 targets x 2 kinds x 2 seeds
+    assert "## B." in text and "| 2 | class_2 |" in text and re.search(r"\*\*\d+% of the panel passes\*\*", text)
+    for name in ("quality_pixel.png", "quality_fourier.png", "quality_maco.png", "quality_maco_crops.png", "quality_panel.png"):
+        assert (out.parent / name).stat().st_size > 100
+
+
+def test_naturalness_statistics():
+    quality = load_script()
+    flat = torch.full((1, 3, 16, 16), 0.5)
+    noise = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert float(quality.total_variation(flat)) == 0.0
+    assert float(quality.total_variation(noise)) > 0.5
+    assert len(quality.PANEL) == 20 and len({c for c, _ in quality.PANEL}) == 20
