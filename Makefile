@@ -19,6 +19,7 @@ demo: $(STAMP)
 
 # pytest exits 5 when it collects no test: that is a failure of the suite, say so.
 test: $(STAMP)
+	-@sh scripts/ensure_chromium.sh  # best effort, for the gallery's browser test; never fails
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 

@@ -16,6 +16,8 @@ import torch
 from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
 
+from .examples import examples_command
+from .gallery import gallery_command
 from .models import BackboneError, load_backbone
 from .module import ActMaxModule, ConfigError
 from .probe import ProbeError, list_layers
@@ -61,7 +63,8 @@ class ActMaxCLI(LightningCLI):
             save_config_kwargs={"overwrite": False},
             parser_kwargs={"prog": "lit-actmax", "description": (
                 "Feature visualization with PyTorch Lightning. Subcommands: fit (render units; LightningCLI), "
-                "layers SPEC (list hookable layers).")},
+                "layers SPEC (list hookable layers), gallery RUN_DIR (HTML gallery), examples RUN_DIR --images DIR "
+                "(dataset examples).")},
             args=args,
             run=run,
         )
@@ -115,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_expected_warnings()
     explicit = argv is not None
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"layers": layers_command}
+    commands = {"layers": layers_command, "gallery": gallery_command, "examples": examples_command}
     try:
         if argv and argv[0] in commands:
             return commands[argv[0]](argv[1:])

@@ -17,13 +17,16 @@ The result is saved into a run directory for the gallery::
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 import pytorch_lightning as pl
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 from torchmetrics import Metric
 
@@ -31,7 +34,7 @@ from .accentuate import load_image
 from .models import load_backbone
 from .objectives import Channel, ClassLogit, Neuron, Objective, RenderBatch
 from .probe import LayerProbe
-from .rundir import read_json, safe_name, save_png, write_json
+from .rundir import atomic_write_bytes, read_json, safe_name, to_uint8, write_json
 
 __all__ = [
     "IMAGE_SUFFIXES", "list_images", "ImageFolderStream", "TopKExamples", "merge_topk", "unit_scores",
@@ -248,16 +251,10 @@ def save_examples(run_dir: str | os.PathLike, module: ExamplesModule, files: Seq
                 entries.append({"id": index, "image": f"examples/{safe_name(layer)}/thumbs/{index:06d}.jpg",
                                 "source": str(files[index].relative_to(folder)), "activation": value})
             table[str(unit)][kind] = entries
-    for index in sorted(needed):
-        image = load_image(files[index], thumb)[0]
-        path = out / "thumbs" / f"{index:06d}.jpg"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_png(path.with_suffix(".png"), image)  # atomic PNG, then a compact JPEG next to it
-        from PIL import Image
-
-        with Image.open(path.with_suffix(".png")) as im:
-            im.convert("RGB").save(path, quality=90)
-        path.with_suffix(".png").unlink()
+    for index in sorted(needed):  # the model's view (centre crop) of each listed image, as a small JPEG
+        buffer = io.BytesIO()
+        Image.fromarray(to_uint8(load_image(files[index], thumb)[0])).save(buffer, format="JPEG", quality=90)
+        atomic_write_bytes(out / "thumbs" / f"{index:06d}.jpg", buffer.getvalue())
     index_path = out / "examples.json"
     write_json(index_path, {
         "format": "lit_actmax.examples/1", "layer": layer, "objective": module.objective.describe(),
@@ -286,14 +283,25 @@ def examples_command(argv: Sequence[str]) -> int:
     parser.add_argument("--thumb", type=int, default=96, help="thumbnail side in pixels")
     parser.add_argument("--no-gallery", action="store_true", help="do not rebuild the run's gallery")
     args = parser.parse_args(list(argv))
+    try:
+        return _examples(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"lit-actmax examples: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _examples(args: argparse.Namespace) -> int:
     from .units import parse_units
 
     run_dir = Path(args.run_dir)
     index_path = run_dir / "index.json"
     if not index_path.is_file():
         raise FileNotFoundError(f"{str(index_path)!r} does not exist; give a finished run directory.")
+    list_images(args.images)  # fail early, before any model is loaded
     index = read_json(index_path)
     config = index.get("config", {})
+    if not (args.objective or index.get("objective")) or not (args.backbone or index.get("backbone")):
+        raise ValueError(f"{str(index_path)!r} names no objective or backbone; pass --objective and --backbone.")
     objective = objective_from_text(args.objective or index["objective"])
     units = parse_units(args.units) if args.units else sorted({int(r["unit"]) for r in index.get("units", [])})
     devices = int(args.devices) if str(args.devices).isdigit() else args.devices

@@ -4,7 +4,8 @@ Per layer a grid of unit cards; per unit its image(s) (all variants), every imag
 ``files`` (GIF, transparency/alpha map, best image, ...) when the file exists, its activation curve as inline SVG,
 its dataset examples (``examples/<layer>/examples.json``, see :mod:`lit_actmax.examples`) and its numbers
 (activation, judge and diversity metrics). The run's settings and run-level metrics head the page. Cards sort by
-unit or activation and filter by unit id or label, with a few lines of inline JavaScript (no server, no network).
+unit or activation (buttons, or ``gallery.html#sort=-activation`` in the address) and filter by unit id or label,
+with a few lines of inline JavaScript (no server, no network).
 
     lit-actmax gallery RUN_DIR        # rebuild after adding dataset examples, or for a crashed run (from records)
 """
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 from urllib.parse import quote
@@ -46,7 +49,7 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def curve_svg(values: Sequence[float], width: int = 160, height: int = 44, steps_per_point: int = 1) -> str:
+def curve_svg(values: Sequence[float], width: int = 150, height: int = 44, steps_per_point: int = 1) -> str:
     """An inline SVG line of ``values`` (one per epoch or step) with its first and last value, or '' if empty."""
     points = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     if not points:
@@ -117,54 +120,61 @@ class _Page:
         return ok
 
     def img(self, relative: str, css: str, title: str, lazy: bool) -> str:
+        """An image that opens at full size when clicked."""
         loading = ' loading="lazy"' if lazy else ""
-        return f'<img class="{css}" src="{_url(relative)}" title="{_esc(title)}" alt="{_esc(title)}"{loading}>'
+        return (f'<a href="{_url(relative)}"><img class="{css}" src="{_url(relative)}" title="{_esc(title)}" '
+                f'alt="{_esc(title)}"{loading}></a>')
+
+
+#: Image files first in this order (best/final image, GIF, transparency), then any other, by name.
+_FILE_ORDER = ("best", "final", "gif", "alpha")
+
+
+def _file_rank(name: str) -> int:
+    return _FILE_ORDER.index(name) if name in _FILE_ORDER else len(_FILE_ORDER)
 
 
 def _unit_card(page: _Page, unit: int, records: list[dict[str, Any]], examples: dict[str, Any] | None,
                lazy: bool) -> str:
+    """One unit: a row per variant (image, image files, curve), its numbers, its dataset examples."""
     label = next((r["label"] for r in records if r.get("label")), "")
     activations = [float(r["activation"]) for r in records if isinstance(r.get("activation"), (int, float))]
     best = max(activations) if activations else float("nan")
+    several = len(records) > 1
     parts = [f'<div class="card" data-unit="{unit}" data-activation="{best if activations else ""}" '
              f'data-label="{_esc(label.lower())}">',
              f'<div class="head"><b>{unit}</b> {_esc(label)}'
              f'<span class="act" title="final activation (best variant)">{_fmt(best)}</span></div>']
-    images = []
+    links, rows = [], []
     for r in records:
-        tag = f"unit {unit}" + (f" v{r.get('variant')}" if len(records) > 1 else "")
+        tag = f"unit {unit}" + (f" v{r.get('variant')}" if several else "")
+        figures = []
         if page.exists(r.get("image")):
             caption = f"{tag}: activation {_fmt(r.get('activation'))}"
-            images.append(f'<figure>{page.img(r["image"], "unit", caption, lazy)}'
-                          f'<figcaption>{"v" + str(r.get("variant")) if len(records) > 1 else "image"}'
-                          f'</figcaption></figure>')
-        for name, relative in sorted((r.get("files") or {}).items()):
+            figures.append(f'<figure>{page.img(r["image"], "unit", caption, lazy)}'
+                           f'<figcaption>{"v" + str(r.get("variant")) if several else "image"}</figcaption></figure>')
+        for name, relative in sorted((r.get("files") or {}).items(), key=lambda item: (_file_rank(item[0]), item[0])):
             if not isinstance(relative, str) or not page.exists(relative):
                 continue
             if Path(relative).suffix.lower() in IMAGE_SUFFIXES:
                 css = "unit alpha" if "alpha" in name or "transparen" in name else "unit"
-                images.append(f'<figure>{page.img(relative, css, f"{tag}: {name}", lazy)}'
-                              f'<figcaption>{_esc(name)}</figcaption></figure>')
+                figures.append(f'<figure>{page.img(relative, css, f"{tag}: {name}", lazy)}'
+                               f'<figcaption>{_esc(name)}</figcaption></figure>')
             else:
-                images.append(f'<a class="file" href="{_url(relative)}" download>{_esc(name)}</a>')
-    parts.append(f'<div class="images">{"".join(images)}</div>')
-    for r in records:
+                links.append(f'<a href="{_url(relative)}" download>{_esc(tag)}: {_esc(name)}</a>')
         values, steps = _curve_values(r)
         svg = curve_svg(values, steps_per_point=steps)
-        if svg:
-            parts.append(f'<div class="curvebox">{svg}'
-                         f'<span>{"v" + str(r.get("variant")) + " " if len(records) > 1 else ""}'
-                         f'{_fmt(values[0])} → {_fmt(values[-1])}</span></div>')
-    rows = []
-    for r in records:
-        prefix = f"v{r.get('variant')} " if len(records) > 1 else ""
+        side = (f'<div class="curvebox">{svg}<span>activation {_fmt(values[0])} → {_fmt(values[-1])}</span></div>'
+                if svg else "")
+        parts.append(f'<div class="row">{"".join(figures)}{side}</div>')
+        prefix = f"v{r.get('variant')} " if several else ""
         rows.append(f"<tr><td>{prefix}activation</td><td>{_fmt(r.get('activation'))}</td></tr>")
         for key, value in r.items():
-            if key in _SKIP_KEYS:
-                continue
-            for name, scalar in _flat_numbers({key: value}):
-                rows.append(f"<tr><td>{_esc(prefix + name)}</td><td>{_esc(_fmt(scalar))}</td></tr>")
-    parts.append(f'<details class="numbers"><summary>numbers</summary><table>{"".join(rows)}</table></details>')
+            if key not in _SKIP_KEYS:
+                rows.extend(f"<tr><td>{_esc(prefix + name)}</td><td>{_esc(_fmt(scalar))}</td></tr>"
+                            for name, scalar in _flat_numbers({key: value}))
+    files = f'<div class="files">{" ".join(links)}</div>' if links else ""
+    parts.append(f'<details class="numbers"><summary>numbers</summary><table>{"".join(rows)}</table>{files}</details>')
     if examples:
         for kind, title in (("top", "most activating"), ("bottom", "least activating")):
             shown = [e for e in examples.get(kind, []) if page.exists(e.get("image"))]
@@ -179,20 +189,23 @@ def _unit_card(page: _Page, unit: int, records: list[dict[str, Any]], examples: 
 _STYLE = """
 body{font:13px/1.35 system-ui,sans-serif;margin:0;background:#f4f4f2;color:#222}
 header{background:#1f2933;color:#eee;padding:10px 16px}header h1{font-size:17px;margin:0 0 4px}
-header .meta span{margin-right:14px;white-space:nowrap}header a{color:#9cd}
+header details{font-size:12px}header pre{max-height:300px;overflow:auto;color:#ddd}
+header .meta{display:flex;flex-wrap:wrap;gap:2px 14px;word-break:break-all}header a{color:#9cd}
 .bar{position:sticky;top:0;background:#fff;border-bottom:1px solid #ddd;padding:6px 16px;z-index:2}
-.bar button{margin-right:4px}.bar input{margin-left:10px}
+.bar button{margin-right:4px}.bar input{margin:0 10px}
 section{padding:8px 16px}h2{font-size:15px;margin:10px 0}
-table.metrics td{padding:1px 10px 1px 0}
-.grid{display:flex;flex-wrap:wrap;gap:10px}
-.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px;width:max-content;max-width:560px}
+table.metrics th{text-align:left;font-weight:normal;color:#555;padding:1px 14px 1px 0}
+table.metrics td{padding:1px 14px 1px 0}
+.grid{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}
+.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px;max-width:760px}
 .card .head{margin-bottom:4px}.card .act{float:right;color:#d9480f;margin-left:10px}
-.images{display:flex;flex-wrap:wrap;gap:4px}figure{margin:0;text-align:center;font-size:11px;color:#666}
-img.unit{width:128px;height:128px;object-fit:contain;image-rendering:pixelated;display:block}
+.row{display:flex;flex-wrap:wrap;gap:4px;align-items:center;margin-bottom:4px;max-width:760px}
+figure{margin:0;text-align:center;font-size:11px;color:#666}
+img.unit{width:100px;height:100px;object-fit:contain;image-rendering:pixelated;display:block}
 img.alpha{background:repeating-conic-gradient(#ccc 0% 25%,#fff 0% 50%) 0 0/16px 16px}
-img.example{width:56px;height:56px;object-fit:cover;margin:1px}
-.examples .sub,.curvebox span{font-size:11px;color:#666}.curvebox{display:flex;align-items:center;gap:6px}
-details.numbers table{font-size:11px}details.numbers td{padding:0 8px 0 0}a.file{font-size:11px;align-self:end}
+img.example{width:52px;height:52px;object-fit:cover;margin:1px}
+.examples .sub,.curvebox span{font-size:11px;color:#666}.curvebox{display:flex;flex-direction:column;gap:2px}
+details.numbers table{font-size:11px}details.numbers td{padding:0 8px 0 0}.files a{font-size:11px;margin-right:8px}
 """
 
 _SCRIPT = """
@@ -203,6 +216,8 @@ function sortCards(key, dir){document.querySelectorAll('.grid').forEach(function
  cards.forEach(function(c){g.appendChild(c);});});}
 function filterCards(text){text=text.trim().toLowerCase();document.querySelectorAll('.card').forEach(function(c){
  c.style.display=(!text||c.dataset.unit===text||c.dataset.label.indexOf(text)>=0)?'':'none';});}
+document.addEventListener('DOMContentLoaded',function(){var m=location.hash.match(/sort=(-?)(activation|unit)/);
+ if(m)sortCards(m[2],m[1]?-1:1);});
 """
 
 
@@ -234,18 +249,24 @@ def build_gallery(run_dir: str | os.PathLike, out: str = "gallery.html", lazy_ab
     body = [f"<header><h1>{_esc(title)}</h1><div class=\"meta\">"
             + "".join(f"<span>{_esc(k)}: <b>{_esc(v)}</b></span>" for k, v in meta if v not in (None, ""))
             + (' <a href="index.json">index.json</a>' if index_path.is_file() else "")
-            + "</div></header>"]
+            + "</div>"
+            + (f"<details><summary>config</summary><pre>{_esc(json.dumps(index['config'], indent=1))}</pre></details>"
+               if index.get("config") else "")
+            + "</header>"]
     body.append('<div class="bar">sort: <button onclick="sortCards(\'activation\',-1)">activation ↓</button>'
                 '<button onclick="sortCards(\'activation\',1)">activation ↑</button>'
                 '<button onclick="sortCards(\'unit\',1)">unit</button>'
                 '<input placeholder="unit id or label" oninput="filterCards(this.value)"> '
                 + " ".join(f'<a href="#layer-{_esc(safe_name(layer))}">{_esc(layer)}</a>' for layer in layers)
                 + "</div>")
-    metrics = list(_flat_numbers(index.get("metrics", {})))
-    if metrics:
-        body.append('<section><h2>Run metrics</h2><table class="metrics">'
-                    + "".join(f"<tr><td>{_esc(k)}</td><td><b>{_esc(_fmt(v))}</b></td></tr>" for k, v in metrics)
-                    + "</table></section>")
+    metric_rows = []
+    for group, values in (index.get("metrics") or {}).items():  # one row per metric: its numbers side by side
+        cells = [f"<td>{_esc(name)} <b>{_esc(_fmt(v))}</b></td>" if name else f"<td><b>{_esc(_fmt(v))}</b></td>"
+                 for name, v in _flat_numbers(values)]
+        if cells:
+            metric_rows.append(f"<tr><th>{_esc(group)}</th>{''.join(cells)}</tr>")
+    if metric_rows:
+        body.append(f'<section><h2>Run metrics</h2><table class="metrics">{"".join(metric_rows)}</table></section>')
     for layer, units in layers.items():
         layer_examples = examples.get(layer, {}).get("units", {})
         grid = index.get("grids", {}).get(layer)
@@ -281,17 +302,20 @@ def gallery_command(argv: Sequence[str]) -> int:
         "and metrics; open it in a browser straight from the disk. A folder of runs (version_*) gets one per run."))
     parser.add_argument("run_dirs", nargs="+", help="run directories (or folders holding version_* runs)")
     args = parser.parse_args(list(argv))
-    for run_dir in map(Path, args.run_dirs):
-        runs = [run_dir] if (run_dir / "index.json").is_file() or any(run_dir.glob("images/*/unit_*.json")) else \
-            sorted(p for p in run_dir.glob("version_*") if p.is_dir())
-        if not runs:
-            raise FileNotFoundError(f"{str(run_dir)!r} is not a run directory (no index.json or unit records).")
-        for run in runs:
-            print(build_gallery(run).resolve().as_uri())
+    try:
+        for run_dir in map(Path, args.run_dirs):
+            runs = [run_dir] if (run_dir / "index.json").is_file() or any(run_dir.glob("images/*/unit_*.json")) \
+                else sorted(p for p in run_dir.glob("version_*") if p.is_dir())
+            if not runs:
+                raise FileNotFoundError(f"{str(run_dir)!r} is not a run directory (no index.json, no unit records, "
+                                        "no version_* folders); give e.g. actmax_runs/lite0/version_0.")
+            for run in runs:
+                print(build_gallery(run).resolve().as_uri())
+    except (FileNotFoundError, ValueError) as error:
+        print(f"lit-actmax gallery: error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import sys
-
     sys.exit(gallery_command(sys.argv[1:]))

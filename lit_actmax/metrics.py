@@ -204,3 +204,4 @@ def load_metric_state(metric: Metric, state: dict[str, torch.Tensor]) -> None:
         current = getattr(metric, name)
         setattr(metric, name, value.to(current.device, current.dtype))
     metric._computed = None
+    metric._update_count = max(metric._update_count, 1)  # restored states count as updated (no warning on compute)

@@ -126,6 +126,11 @@ class ActMaxModule(pl.LightningModule):
             is passed to ``torch.compile`` (e.g. ``{"mode": "max-autotune"}``).
         init_image: start every image from this image file instead of noise (feature accentuation; pair it with
             ``lit_actmax.accentuate.ImageDistance`` to stay close to it).
+        mean, std: override the backbone's input normalization ``(x - mean) / std`` of RGB in [0, 1] (e.g. a
+            model trained with other statistics; ``mean=[0, 0, 0], std=[1, 1, 1]`` feeds raw [0, 1] images, as
+            midnite did); None keeps the backbone's own.
+        min_size: the smallest image side to accept (default: the backbone's, which is what its *output* needs;
+            an early layer may run on less, e.g. AlexNet's ``features.8`` at 50 px, which midnite starts from).
     """
 
     def __init__(
@@ -152,6 +157,9 @@ class ActMaxModule(pl.LightningModule):
         channels_last: bool = False,
         compile: bool | dict[str, Any] = False,
         init_image: str | None = None,
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+        min_size: int | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["objective", "regularizers", "param", "transforms", "optimizer"])
@@ -182,7 +190,9 @@ class ActMaxModule(pl.LightningModule):
         self.transforms = transforms if transforms is not None else lucid_transforms()
 
         # The backbone is a submodule (so it follows the device) but is kept out of checkpoints.
-        loaded: Backbone = load_backbone(backbone, weights=weights, checkpoint_class=checkpoint_class)
+        loaded: Backbone = load_backbone(backbone, weights=weights, checkpoint_class=checkpoint_class, mean=mean, std=std)
+        if min_size is not None:
+            loaded.min_size = int(min_size)
         self.backbone_info = loaded
         self.backbone = loaded.model
         self.preprocess = loaded.preprocess

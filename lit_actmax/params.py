@@ -119,20 +119,32 @@ def _randn(generators: Sequence[torch.Generator], shape: Sequence[int]) -> torch
     return torch.stack([torch.randn(*shape, generator=g) for g in generators]) if generators else torch.empty(0, *shape)
 
 
+def _per_channel(value: float | Sequence[float], name: str) -> float | torch.Tensor:
+    """A scalar stays a float; three values become a (3, 1, 1) tensor that broadcasts over (3, H, W)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    values = [float(v) for v in value]
+    if len(values) != 3:
+        raise ValueError(f"Pixel {name} must be one number or three (one per RGB channel), got {len(values)}.")
+    return torch.tensor(values).view(3, 1, 1)
+
+
 class Pixel(ImageParam):
     """One parameter per pixel and channel.
 
     ``activation``: ``"sigmoid"`` (default; parameters are logits), ``"clamp"`` (parameters are the image,
     clamped to [0, 1]) or ``"none"`` (unbounded; for reproducing methods that work in the raw input space).
     ``decorrelate`` applies Lucid's colour decorrelation. Initial values: ``mean + sd * N(0, 1)`` in
-    parameter space (``mean`` defaults to 0 for sigmoid, 0.5 otherwise).
+    parameter space (``mean`` defaults to 0 for sigmoid, 0.5 otherwise); ``mean`` and ``sd`` are one number or
+    three, one per RGB channel (e.g. a dataset's normalization, so that the start is N(0, 1) in the model's space).
     """
 
-    def __init__(self, activation: str = "sigmoid", decorrelate: bool = False, sd: float = 0.01, mean: float | None = None) -> None:
+    def __init__(self, activation: str = "sigmoid", decorrelate: bool = False, sd: float | Sequence[float] = 0.01,
+                 mean: float | Sequence[float] | None = None) -> None:
         super().__init__(activation)
         self.decorrelate = decorrelate
-        self.sd = float(sd)
-        self.mean = (0.0 if activation == "sigmoid" else 0.5) if mean is None else float(mean)
+        self.sd = _per_channel(sd, "sd")
+        self.mean = _per_channel((0.0 if activation == "sigmoid" else 0.5) if mean is None else mean, "mean")
         self.pixels = nn.Parameter(torch.zeros(0, 3, 1, 1))
         self.register_buffer("color", _normalized_color_matrix(), persistent=False)
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["unit_seed", "unit_generator", "unit_generators", "STREAM_INIT", "STREAM_AUGMENT"]
+__all__ = ["unit_seed", "unit_generator", "unit_generators", "STREAM_INIT", "STREAM_AUGMENT", "STREAM_AFFINE"]
 
 STREAM_INIT = 1
 STREAM_AUGMENT = 2
+STREAM_AFFINE = 3  # between-epoch RandomAffine callback; step = the epoch within the unit's group
 
 _MASK = (1 << 64) - 1
 

@@ -152,31 +152,30 @@ def test_thumbnails_and_bad_settings():
 
 @pytest.mark.slow
 def test_two_processes_log_every_rank_units_once(tmp_path):
-    """Every rank takes part in the gathers; only rank 0 writes: one event file with all 5 units."""
-    import subprocess
+    """Every rank takes part in the gathers; only rank 0 writes: one event file with all 5 units x 2 variants."""
     import sys
 
-    root = Path(__file__).resolve().parents[1]
-    result = subprocess.run([sys.executable, str(root / "tests/dist_helpers/logger_images_run.py"), str(tmp_path)],
-                            cwd=root, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "dist_helpers"))
+    from launch import run_helper
+
+    rank0, rank1 = run_helper("see_results_run.py", tmp_path)
     assert rank0["units"] == [0, 2, 4] and rank1["units"] == [1, 3]
     assert rank1["logged"] == []  # rank 1 gathers, but writes nothing
-    # group 0: units 0, 2 (rank 0) and 1, 3 (rank 1); group 1: unit 4 (rank 1 only pads); then all 5 finals
-    assert rank0["logged"] == [["actmax/features.2", 2, 4], ["actmax/features.2", 4, 1], ["final/features.2", 4, 5]]
+    # group 0: units 0, 2 (rank 0) and 1, 3 (rank 1), 2 variants each; group 1: unit 4 (rank 1 only pads); finals
+    assert rank0["logged"] == [("actmax/output", 2, 8), ("actmax/output", 4, 2), ("final/output", 4, 10)]
     assert len(list((tmp_path / "tb").rglob("events.out.tfevents.*"))) == 1
     events = read_events(tmp_path / "tb")
-    (final,) = events.Images("final/features.2")
+    (final,) = events.Images("final/output")
     grid = decode(final)
-    folder = Path(rank0["run_dir"]) / "images" / "features.2"
-    for unit in range(5):
-        png = np.asarray(Image.open(folder / f"unit_{unit:05d}.png").convert("RGB"))
-        assert np.array_equal(grid[:, unit * 32:(unit + 1) * 32], png), unit
-    for unit in range(5):
-        record = json.loads((folder / f"unit_{unit:05d}.json").read_text())
-        scalars = [s.value for s in events.Scalars(f"unit_activation/features.2/unit_{unit:05d}")]
-        assert np.allclose(scalars, record["activation_curve"]["values"], atol=1e-5), unit
+    folder = Path(rank0["run_dir"]) / "images" / "output"
+    stems = [f"unit_{u:05d}_v{v}" for u in range(5) for v in range(2)]
+    for i, stem in enumerate(stems):  # tiles in (unit, variant) order == the saved PNGs
+        png = np.asarray(Image.open(folder / f"{stem}.png").convert("RGB"))
+        tile = grid[(i // 8) * 32:(i // 8 + 1) * 32, (i % 8) * 32:(i % 8 + 1) * 32]
+        assert np.array_equal(tile, png), stem
+        record = json.loads((folder / f"{stem}.json").read_text())
+        scalars = [s.value for s in events.Scalars(f"unit_activation/output/{stem}")]
+        assert np.allclose(scalars, record["activation_curve"]["values"], atol=1e-5), stem
 
 
 def test_config_fragment_runs_from_the_cli(tmp_path, monkeypatch):

