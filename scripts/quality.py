@@ -48,7 +48,9 @@ PANEL = [
 ]
 #: Part A: classes and channels rendered by every parameterization.
 COMPARE_CLASSES = [9, 130, 309, 947]
-COMPARE_LAYER, COMPARE_CHANNELS = "_blocks.10", [7, 42]
+#: A middle layer (textures) and a deep one (object parts; where MACO's paper places its advantage). The deep
+#: channels were picked before any result was seen.
+COMPARE_CHANNELS: list[tuple[str, list[int]]] = [("_blocks.10", [7, 42]), ("_blocks.14", [5, 60, 100])]
 
 
 @dataclass
@@ -126,12 +128,15 @@ def log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def part_a(backbone: str, classes: list[int], layer: str, channels: list[int], methods: Sequence[Method],
-           seeds: Sequence[int], steps: int, size: int, views: int) -> tuple[list[Result], dict[str, float]]:
+def part_a(backbone: str, classes: list[int], layer_channels: Sequence[tuple[str, list[int]]],
+           methods: Sequence[Method], seeds: Sequence[int], steps: int, size: int,
+           views: int) -> tuple[list[Result], dict[str, float]]:
     results, seconds = [], {m.name: 0.0 for m in methods}
+    jobs = [("class", None, ClassLogit(), classes)] + [("channel", layer, Channel(layer), channels)
+                                                      for layer, channels in layer_channels]
     for method in methods:
         for seed in seeds:
-            for kind, objective, units in (("class", ClassLogit(), classes), ("channel", Channel(layer), channels)):
+            for kind, layer, objective, units in jobs:
                 images, module, took = render(backbone, objective, units, method, steps, size, seed)
                 seconds[method.name] += took
                 scores, top1 = judge(module, images, units, kind == "class", views)
@@ -148,27 +153,40 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def target_group(target: str) -> str:
+    """``"class 9"`` -> ``"classes"``; ``"_blocks.10:7"`` -> ``"_blocks.10"``."""
+    return "classes" if target.startswith("class ") else target.rsplit(":", 1)[0]
+
+
 def table_a(results: list[Result], methods: Sequence[Method], seconds: dict[str, float], seeds: Sequence[int]) -> str:
     targets = list(dict.fromkeys(r.target for r in results))
+    groups = list(dict.fromkeys(target_group(t) for t in targets))
+    layers = [g for g in groups if g != "classes"]
     lines = [
-        "| method | median robust class logit | median top-1 rate | median robust channel act. | beats pixel "
-        "(target x seed) | spectrum slope | total variation | forwards/step | render time (s) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| method | median robust class logit | median top-1 rate | "
+        + "".join(f"median robust channel act. `{layer}` | " for layer in layers)
+        + "beats pixel (target x seed): " + " / ".join(groups)
+        + " | spectrum slope | total variation | forwards/step | render time (s) |",
+        "|---|---:|---:|" + "---:|" * len(layers) + "---:|---:|---:|---:|---:|",
     ]
     by = {(r.method, r.target, r.seed): r for r in results}
     for m in methods:
         mine = [r for r in results if r.method == m.name]
         cls = [r for r in mine if r.top1 is not None]
-        chan = [r for r in mine if r.top1 is None]
+        per_layer = "".join(f"{median([r.score for r in mine if target_group(r.target) == layer]):.2f} | "
+                            for layer in layers)
         if m.name == "pixel":
             wins = "-"
         else:
-            pairs = [(r, by.get(("pixel", r.target, r.seed))) for r in mine]
-            pairs = [(r, p) for r, p in pairs if p is not None]
-            wins = f"{sum(r.score > p.score for r, p in pairs)}/{len(pairs)}"
+            counts = []
+            for group in groups:
+                pairs = [(r, by.get(("pixel", r.target, r.seed))) for r in mine if target_group(r.target) == group]
+                pairs = [(r, p) for r, p in pairs if p is not None]
+                counts.append(f"{sum(r.score > p.score for r, p in pairs)}/{len(pairs)}")
+            wins = " / ".join(counts)
         lines.append(
             f"| {m.name} | {median([r.score for r in cls]):.2f} | {median([r.top1 for r in cls]):.2f} | "
-            f"{median([r.score for r in chan]):.2f} | {wins} | {median([r.slope for r in mine]):.2f} | "
+            f"{per_layer}{wins} | {median([r.slope for r in mine]):.2f} | "
             f"{median([r.tv for r in mine]):.3f} | {m.forwards_per_step} | {seconds[m.name]:.0f} |"
         )
     lines += ["", "Per target: median robust score over seeds " + ", ".join(map(str, seeds)) + " (top-1 rate for classes).", "",
@@ -241,14 +259,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    backbone, classes, layer, channels, panel = "lite0", COMPARE_CLASSES, COMPARE_LAYER, COMPARE_CHANNELS, PANEL
+    backbone, classes, layer_channels, panel = "lite0", COMPARE_CLASSES, COMPARE_CHANNELS, PANEL
     if args.quick:
-        backbone, classes, layer, channels = "lit_actmax.testing:tiny_backbone", [1, 4], "features.2", [0, 3]
+        backbone, classes, layer_channels = "lit_actmax.testing:tiny_backbone", [1, 4], [("features.2", [0, 3])]
         panel = [(i, f"class_{i}") for i in (2, 5)]
         args.steps, args.panel_steps, args.size, args.seeds, args.views = 4, 4, 32, args.seeds[:2], 4
 
     started = time.perf_counter()
-    results, seconds = part_a(backbone, classes, layer, channels, METHODS, args.seeds, args.steps, args.size, args.views)
+    results, seconds = part_a(backbone, classes, layer_channels, METHODS, args.seeds, args.steps, args.size, args.views)
     folder = args.out.parent
     grids = write_grids(results, METHODS, folder, args.seeds[0], tile=96 if not args.quick else 32)
     command = "python scripts/quality.py" + ("" if argv is None and len(sys.argv) == 1 else " " + shlex.join(
@@ -258,8 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Produced by `{command}` (lit_actmax, backbone `{backbone}`, CPU, "
         f"torch {torch.__version__}). Re-run it to refresh this file.", "",
         "## A. Parameterizations at equal steps", "",
-        f"Every method renders the classes {classes} (class logit of `{backbone}`) and channels {channels} of `{layer}` "
-        f"(mean channel activation) at {args.size} px for {args.steps} Adam steps, with seeds {args.seeds} and Lucid's "
+        f"Every method renders the classes {classes} (class logit of `{backbone}`) and "
+        + " and ".join(f"channels {c} of `{layer}`" for layer, c in layer_channels)
+        + f" (mean channel activation) at {args.size} px for {args.steps} Adam steps, with seeds {args.seeds} and Lucid's "
         "transforms (pad 12, jitter 8, scale 0.9-1.1, rotate +-10, jitter 4). Each final image is judged on "
         f"{args.views} random views (shift +-10%, zoom 0.8-1.2, rotation +-10 degrees): *robust* score = the target's "
         "mean over the views; *top-1 rate* = fraction of views where lite0's top class is the target. Spectrum slope: "
@@ -269,6 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         table_a(results, METHODS, seconds, args.seeds), "",
         "Methods: " + "; ".join(f"**{m.name}**: {m.note}" for m in METHODS) + ".", "",
         "Images (seed %d): " % args.seeds[0] + ", ".join(f"[{g}]({g})" for g in grids), "",
+        "Why MACO trails on some channels, and what relaxing each of its constraints changes: "
+        "[maco_sweep.md](maco_sweep.md) (`scripts/maco_sweep.py`).", "",
     ]
     if not args.skip_panel:
         table, rate, images, took = part_b(backbone, panel, args.panel_steps, args.size, args.views, args.seeds[0])

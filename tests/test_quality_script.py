@@ -28,7 +28,7 @@ def test_quick_run_writes_tables_and_images(tmp_path):
     assert set(rows) == {"pixel", "fourier", "maco", "maco+crops"}
     numbers = re.findall(r"-?\d+\.\d+", rows["maco"])
     assert len(numbers) >= 5
-    assert re.search(r"\| maco \| [^|]+ \| [^|]+ \| [^|]+ \| \d+/8 \|", rows["maco"]), rows["maco"]  # 2 targets x 2 kinds x 2 seeds
+    assert re.search(r"\| maco \| [^|]+ \| [^|]+ \| [^|]+ \| \d+/4 / \d+/4 \|", rows["maco"]), rows["maco"]  # 2 targets x 2 seeds, per kind
     assert "## B." in text and "| 2 | class_2 |" in text and re.search(r"\*\*\d+% of the panel passes\*\*", text)
     for name in ("quality_pixel.png", "quality_fourier.png", "quality_maco.png", "quality_maco_crops.png", "quality_panel.png"):
         assert (out.parent / name).stat().st_size > 100
@@ -41,3 +41,19 @@ def test_naturalness_statistics():
     assert float(quality.total_variation(flat)) == 0.0
     assert float(quality.total_variation(noise)) > 0.5
     assert len(quality.PANEL) == 20 and len({c for c, _ in quality.PANEL}) == 20
+
+
+def test_maco_sweep_quick_run_prints_a_row_per_variant(capsys, tmp_path):
+    spec = importlib.util.spec_from_file_location("maco_sweep_script", ROOT / "scripts" / "maco_sweep.py")
+    sweep = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = sweep
+    spec.loader.exec_module(sweep)
+    out = tmp_path / "sweep.md"
+    assert sweep.main(["--quick", "--out", str(out)]) == 0
+    assert sweep.main(["--quick", "--only", "pixel", "--out", str(out)]) == 0
+    assert out.read_text().count("`python scripts/maco_sweep.py --quick") == 2
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line]
+    rows = rows[:12]  # the first run's table
+    names = [row.split(" | ")[0][2:] for row in rows[1:]]
+    assert names[:3] == ["pixel", "fourier", "maco"] and "maco + mean colour" in names and len(names) == 11
+    assert all(len(re.findall(r"-?\d+\.\d+", row)) >= 3 for row in rows[1:])

@@ -1,0 +1,132 @@
+"""Why does MACO trail pixel images on lite0 channels? Render the channels of ``scripts/quality.py`` with MACO
+variants that each relax one of its constraints, beside the pixel and Fourier references, and print a table.
+
+Variants: the shipped spectrum at several learning rates; the spectrum tilted flatter by ``f ** tilt`` (more
+energy in fine textures); a higher contrast; a learnable mean colour (MACO fixes the DC term to mid grey);
+no phase standardization. Same steps, seeds, transforms and robust score (16 random views) as quality.py part A.
+
+    python scripts/maco_sweep.py              # lite0, seeds 0 1 2, about 3 minutes on 2 CPU cores
+    python scripts/maco_sweep.py --layer _blocks.15 --channels 3 50 --only pixel fourier "maco + "
+    python scripts/maco_sweep.py --quick      # smoke run on the tiny test backbone
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import statistics
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import quality  # noqa: E402  (the sibling script: render, judge, methods)
+
+from lit_actmax import Channel  # noqa: E402
+from lit_actmax.augment import lucid_transforms  # noqa: E402
+from lit_actmax.rundir import atomic_write_text  # noqa: E402
+from lit_actmax.params import Maco, decorrelated_to_rgb, _squash  # noqa: E402
+from lit_actmax.spectrum import Spectrum, load_spectrum, magnitude_slope, save_spectrum  # noqa: E402
+
+
+class MacoMeanColour(Maco):
+    """MACO plus a learnable mean colour per image, (N, 3, 1, 1) in decorrelated space (MACO keeps it grey)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.mean_colour = nn.Parameter(torch.zeros(0, 3, 1, 1))
+
+    def reset(self, generators: Sequence[torch.Generator], size) -> None:
+        super().reset(generators, size)
+        self.mean_colour.data = torch.zeros(len(generators), 3, 1, 1, device=self.phase.device)
+
+    def forward(self) -> torch.Tensor:
+        return _squash(decorrelated_to_rgb(self.decorrelated() + self.mean_colour, self.color), self.activation)
+
+
+def tilted_spectrum(tilt: float, folder: Path) -> tuple[str, float]:
+    """Write the shipped spectrum times ``(f / f_max) ** tilt`` to ``folder``; (its path, its slope)."""
+    base = load_spectrum()
+    s = base.size
+    fy = torch.fft.fftfreq(s, dtype=torch.float64).view(-1, 1)
+    fx = torch.fft.rfftfreq(s, dtype=torch.float64).view(1, -1)
+    radius = torch.sqrt(fy * fy + fx * fx).clamp(min=1.0 / s)
+    magnitude = base.magnitude.double() * (radius / radius.max()) ** tilt
+    path = save_spectrum(Spectrum(magnitude.float(), base.color, base.sources, base.window), folder / f"tilt{tilt}.npz")
+    return str(path), float(magnitude_slope(magnitude.mean(0, keepdim=True), s))
+
+
+def variants(folder: Path) -> list[quality.Method]:
+    """The reference methods of quality.py and the MACO variants, each a :class:`quality.Method`."""
+    methods = [m for m in quality.METHODS if m.name in ("pixel", "fourier", "maco")]
+    for lr in (0.1, 1.0):
+        methods.append(quality.Method(f"maco lr {lr}", lambda: Maco(), lr, lucid_transforms))
+    for tilt in (0.25, 0.5, 1.0):
+        path, slope = tilted_spectrum(tilt, folder)
+        methods.append(quality.Method(f"maco tilt {tilt} (slope {slope:.2f})", lambda p=path: Maco(p), 0.5,
+                                      lucid_transforms))
+    methods += [
+        quality.Method("maco contrast 1.5", lambda: Maco(contrast=1.5), 0.5, lucid_transforms),
+        quality.Method("maco + mean colour", lambda: MacoMeanColour(), 0.5, lucid_transforms),
+        quality.Method("maco, raw phase, lr 0.1", lambda: Maco(normalize_phase=False), 0.1, lucid_transforms),
+    ]
+    return methods
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=128)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--views", type=int, default=16)
+    parser.add_argument("--layer", default=quality.COMPARE_CHANNELS[0][0])
+    parser.add_argument("--channels", type=int, nargs="+", default=quality.COMPARE_CHANNELS[0][1])
+    parser.add_argument("--out", type=Path, help="also append the table to this markdown file")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="only the methods whose name starts with one of these")
+    parser.add_argument("--quick", action="store_true", help="smoke run on the tiny test backbone")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    backbone, layer, channels = "lite0", args.layer, args.channels
+    if args.quick:
+        backbone, layer, channels = "lit_actmax.testing:tiny_backbone", "features.2", [0, 3]
+        args.steps, args.size, args.views, args.seeds = 4, 32, 4, args.seeds[:1]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        methods = [m for m in variants(Path(tmp)) if not args.only or m.name.startswith(tuple(args.only))]
+        if not methods:
+            parser.error(f"--only {' '.join(args.only)} matches no method.")
+        for method in methods:
+            scores: dict[int, list[float]] = {c: [] for c in channels}
+            for seed in args.seeds:
+                images, module, _ = quality.render(backbone, Channel(layer), channels, method, args.steps, args.size, seed)
+                for channel, score in zip(channels, quality.judge(module, images, channels, False, args.views)[0]):
+                    scores[channel].append(score)
+            per_channel = [statistics.median(scores[c]) for c in channels]
+            rows.append((method.name, method.lr, statistics.median([s for c in channels for s in scores[c]]), per_channel))
+            quality.log(f"{method.name:<36} median {rows[-1][2]:.2f}")
+    command = "python scripts/maco_sweep.py" + ("" if argv is None and len(sys.argv) == 1 else " " + shlex.join(
+        list(argv) if argv is not None else sys.argv[1:]))
+    lines = [
+        f"Robust channel activation of `{backbone}` `{layer}` channels {channels}, {args.steps} Adam steps at "
+        f"{args.size} px, medians over seeds {args.seeds} ({args.views} random views each); `{command}`.", "",
+        "| method | Adam lr | median | " + " | ".join(f"ch {c}" for c in channels) + " |",
+        "|---|---:|---:|" + "---:|" * len(channels),
+    ]
+    lines += [f"| {name} | {lr:g} | {med:.2f} | " + " | ".join(f"{v:.2f}" for v in per_channel) + " |"
+              for name, lr, med, per_channel in rows]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out is not None:
+        previous = args.out.read_text() if args.out.is_file() else ""
+        atomic_write_text(args.out, previous + ("\n" if previous else "") + text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
