@@ -98,6 +98,18 @@ def test_csv_logger_gets_png_contact_sheets(tmp_path, make_trainer):
     assert "unit_activation/features.2/unit_00003" in metrics
 
 
+def test_a_run_stopped_early_still_logs_the_final_images_it_has(tmp_path, make_trainer):
+    module = tiny_module(tmp_path, units="0-8", batch_size=3, steps_per_epoch=2, epochs=2)  # 3 groups of 4 steps
+    logger = TensorBoardLogger(str(tmp_path / "tb"), name="", version="v")
+    callback = LoggerImages(every_n_epochs=0, size=32, curves=False)
+    make_trainer(logger=logger, callbacks=[callback], max_steps=6).fit(module)  # stops inside the second of 3 groups
+    assert module.group_index == 1 and module.global_step == 6
+    (final,) = read_events(tmp_path / "tb").Images("final/features.2")
+    assert final.step == 6 and decode(final).shape == (32, 6 * 32, 3)  # group 0 finished + group 1 as it stopped
+    assert callback.logged == [("final/features.2", 6, 6)]
+    assert callback._final_images == [] and not callback._final_pending
+
+
 def test_no_logger_falls_back_to_the_run_directory(tmp_path, make_trainer):
     module = tiny_module(tmp_path, units="0-1", batch_size=2, epochs=1)
     make_trainer(logger=False, callbacks=[LoggerImages(every_n_epochs=1)]).fit(module)

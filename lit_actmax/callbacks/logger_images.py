@@ -4,7 +4,8 @@ Every ``every_n_epochs`` epochs, the current images of all ranks are gathered an
 layer: TensorBoard through ``add_images``, W&B (or any logger with ``log_image``) as captioned images, and every
 other logger (CSV, none at all) as a labelled PNG contact sheet in its ``log_dir`` (or ``<run_dir>/logged_images``).
 When the last group of units is finished, all final images are logged (``final/<layer>``, in pages of
-``max_images``). Per-unit activation curves (the epoch's mean activation of each image) go to the loggers as
+``max_images``); a run that stops early (``max_time``, ``max_steps``, a requeue signal) logs the images of the units
+it finished, including the group it stopped in, when ``fit`` ends. Per-unit activation curves (the epoch's mean activation of each image) go to the loggers as
 scalars ``unit_activation/<layer>/unit_XXXXX``.
 
 Every rank takes part in the gathers (they are collectives); only global rank 0 writes.
@@ -99,6 +100,8 @@ class LoggerImages(pl.Callback):
         self.logged: list[tuple[str, int, int]] = []  # (tag, step, number of images), on global rank 0
         self._final_images: list[torch.Tensor] = []  # uint8 thumbnails of finished units on this rank
         self._final_keys: list[tuple[int, int]] = []  # their (unit, variant)
+        self._final_pending = False  # finished units whose final grid is not logged yet (same on every rank)
+        self._thumb_hw: tuple[int, int] | None = None
 
     # -- helpers ----------------------------------------------------------------------------------------
     @staticmethod
@@ -169,25 +172,38 @@ class LoggerImages(pl.Callback):
             if ok:
                 self._final_images.append(small[i])
                 self._final_keys.append((finished.units[i], finished.variants[i]))
-        if pl_module.group_index != len(pl_module.groups) - 1:
-            return
+        self._final_pending, self._thumb_hw = True, (int(small.shape[-2]), int(small.shape[-1]))
+        if pl_module.group_index == len(pl_module.groups) - 1:
+            self._log_final(trainer, pl_module)
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """A run that stopped before its last group: log the final images of the units it did finish."""
+        if self.final and self._final_pending and self._thumb_hw is not None:
+            self._log_final(trainer, pl_module)
+
+    def _log_final(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Gather every rank's finished thumbnails (collective) and log them on global rank 0."""
         device = pl_module.device
-        h, w = small.shape[-2:]
+        h, w = self._thumb_hw
         mine = torch.stack(self._final_images) if self._final_images else torch.zeros(0, 3, h, w, dtype=torch.uint8)
         keys = torch.tensor(self._final_keys, dtype=torch.long).view(-1, 2)
         keys, images = gather_rows(trainer.strategy, keys.to(device), mine.to(device))
         if trainer.is_global_zero and len(keys):
             layer = safe_name(pl_module.layers[0])
             self._log_pages(trainer, pl_module, f"final/{layer}", keys[:, 0].cpu(), keys[:, 1].cpu(), images.cpu())
-        self._final_images, self._final_keys = [], []
+        self._final_images, self._final_keys, self._final_pending = [], [], False
 
     # -- resume -----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"epochs": self.epochs.state_dict(), "final_keys": list(self._final_keys),
-                "final_images": torch.stack(self._final_images) if self._final_images else None}
+                "final_images": torch.stack(self._final_images) if self._final_images else None,
+                "final_pending": self._final_pending, "thumb_hw": self._thumb_hw}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.epochs.load_state_dict(state_dict.get("epochs", {}))
         self._final_keys = [tuple(k) for k in state_dict.get("final_keys", [])]
         images = state_dict.get("final_images")
         self._final_images = list(images) if images is not None else []
+        self._final_pending = bool(state_dict.get("final_pending", bool(self._final_keys)))
+        hw = state_dict.get("thumb_hw")
+        self._thumb_hw = tuple(hw) if hw is not None else (tuple(images.shape[-2:]) if images is not None else None)
