@@ -13,7 +13,6 @@ no phase standardization. Same steps, seeds, transforms and robust score (16 ran
 from __future__ import annotations
 
 import argparse
-import shlex
 import statistics
 import sys
 import tempfile
@@ -29,8 +28,8 @@ import quality  # noqa: E402  (the sibling script: render, judge, methods)
 
 from lit_actmax import Channel  # noqa: E402
 from lit_actmax.augment import lucid_transforms  # noqa: E402
+from lit_actmax.params import Maco, _squash, decorrelated_to_rgb, fft_frequencies  # noqa: E402
 from lit_actmax.rundir import atomic_write_text  # noqa: E402
-from lit_actmax.params import Maco, decorrelated_to_rgb, _squash  # noqa: E402
 from lit_actmax.spectrum import Spectrum, load_spectrum, magnitude_slope, save_spectrum  # noqa: E402
 
 
@@ -53,9 +52,7 @@ def tilted_spectrum(tilt: float, folder: Path) -> tuple[str, float]:
     """Write the shipped spectrum times ``(f / f_max) ** tilt`` to ``folder``; (its path, its slope)."""
     base = load_spectrum()
     s = base.size
-    fy = torch.fft.fftfreq(s, dtype=torch.float64).view(-1, 1)
-    fx = torch.fft.rfftfreq(s, dtype=torch.float64).view(1, -1)
-    radius = torch.sqrt(fy * fy + fx * fx).clamp(min=1.0 / s)
+    radius = fft_frequencies(s, s).double().clamp(min=1.0 / s)
     magnitude = base.magnitude.double() * (radius / radius.max()) ** tilt
     path = save_spectrum(Spectrum(magnitude.float(), base.color, base.sources, base.window), folder / f"tilt{tilt}.npz")
     return str(path), float(magnitude_slope(magnitude.mean(0, keepdim=True), s))
@@ -110,8 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             per_channel = [statistics.median(scores[c]) for c in channels]
             rows.append((method.name, method.lr, statistics.median([s for c in channels for s in scores[c]]), per_channel))
             quality.log(f"{method.name:<36} median {rows[-1][2]:.2f}")
-    command = "python scripts/maco_sweep.py" + ("" if argv is None and len(sys.argv) == 1 else " " + shlex.join(
-        list(argv) if argv is not None else sys.argv[1:]))
+    command = quality.command_line("maco_sweep.py", argv)
     lines = [
         f"Robust channel activation of `{backbone}` `{layer}` channels {channels}, {args.steps} Adam steps at "
         f"{args.size} px, medians over seeds {args.seeds} ({args.views} random views each); `{command}`.", "",

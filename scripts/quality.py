@@ -128,6 +128,12 @@ def log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def command_line(script: str, argv: Sequence[str] | None) -> str:
+    """How this run was started, for the markdown it writes: ``python scripts/<script> [args]``."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+    return f"python scripts/{script}" + (" " + shlex.join(args) if args else "")
+
+
 def part_a(backbone: str, classes: list[int], layer_channels: Sequence[tuple[str, list[int]]],
            methods: Sequence[Method], seeds: Sequence[int], steps: int, size: int,
            views: int) -> tuple[list[Result], dict[str, float]]:
@@ -269,8 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results, seconds = part_a(backbone, classes, layer_channels, METHODS, args.seeds, args.steps, args.size, args.views)
     folder = args.out.parent
     grids = write_grids(results, METHODS, folder, args.seeds[0], tile=96 if not args.quick else 32)
-    command = "python scripts/quality.py" + ("" if argv is None and len(sys.argv) == 1 else " " + shlex.join(
-        list(argv) if argv is not None else sys.argv[1:]))
+    command = command_line("quality.py", argv)
     doc = [
         "# Quality benchmark", "",
         f"Produced by `{command}` (lit_actmax, backbone `{backbone}`, CPU, "

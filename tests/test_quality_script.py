@@ -10,8 +10,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("quality_script", ROOT / "scripts" / "quality.py")
+def load_script(name: str = "quality"):
+    spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
@@ -44,10 +44,7 @@ def test_naturalness_statistics():
 
 
 def test_maco_sweep_quick_run_prints_a_row_per_variant(capsys, tmp_path):
-    spec = importlib.util.spec_from_file_location("maco_sweep_script", ROOT / "scripts" / "maco_sweep.py")
-    sweep = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = sweep
-    spec.loader.exec_module(sweep)
+    sweep = load_script("maco_sweep")
     out = tmp_path / "sweep.md"
     assert sweep.main(["--quick", "--out", str(out)]) == 0
     assert sweep.main(["--quick", "--only", "pixel", "--out", str(out)]) == 0

@@ -5,8 +5,8 @@ layer: TensorBoard through ``add_images``, W&B (or any logger with ``log_image``
 other logger (CSV, none at all) as a labelled PNG contact sheet in its ``log_dir`` (or ``<run_dir>/logged_images``).
 When the last group of units is finished, all final images are logged (``final/<layer>``, in pages of
 ``max_images``); a run that stops early (``max_time``, ``max_steps``, a requeue signal) logs the images of the units
-it finished, including the group it stopped in, when ``fit`` ends. Per-unit activation curves (the epoch's mean activation of each image) go to the loggers as
-scalars ``unit_activation/<layer>/unit_XXXXX``.
+it finished, including the group it stopped in, when ``fit`` ends. Per-unit activation curves (the epoch's mean
+activation of each image) go to the loggers as scalars ``unit_activation/<layer>/unit_XXXXX``.
 
 Every rank takes part in the gathers (they are collectives); only global rank 0 writes.
 """
