@@ -168,10 +168,10 @@ class Pixel(ImageParam):
         self.pixels.data = x.to(self.pixels.dtype).contiguous()
 
 
-def fft_frequencies(h: int, w: int) -> torch.Tensor:
+def fft_frequencies(h: int, w: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(h, w // 2 + 1) radial frequency (cycles per pixel) of each coefficient of ``rfft2``."""
-    fy = torch.fft.fftfreq(h).view(-1, 1)
-    fx = torch.fft.rfftfreq(w).view(1, -1)
+    fy = torch.fft.fftfreq(h, dtype=dtype).view(-1, 1)
+    fx = torch.fft.rfftfreq(w, dtype=dtype).view(1, -1)
     return torch.sqrt(fx * fx + fy * fy)
 
 

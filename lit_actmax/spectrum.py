@@ -23,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .params import fft_frequencies
+
 __all__ = [
     "Spectrum",
     "DEFAULT_SPECTRUM",
@@ -202,10 +204,7 @@ def resample_magnitude(magnitude: torch.Tensor, size: tuple[int, int]) -> torch.
 def magnitude_slope(amplitude: torch.Tensor, width: int, low: float = 0.02, high: float = 0.4) -> torch.Tensor:
     """(B, h, w // 2 + 1) ``rfft2`` amplitudes of images ``width`` wide -> (B,) slope of log ring-mean amplitude
     vs log frequency, over rings of ``[low, high]`` cycles per pixel (natural images: about -1 to -1.3)."""
-    h = amplitude.shape[-2]
-    fy = torch.fft.fftfreq(h, dtype=torch.float64).view(-1, 1)
-    fx = torch.fft.rfftfreq(width, dtype=torch.float64).view(1, -1)
-    radius = torch.sqrt(fy * fy + fx * fx).to(amplitude.device)
+    radius = fft_frequencies(amplitude.shape[-2], width, dtype=torch.float64).to(amplitude.device)
     edges = torch.logspace(np.log10(low), np.log10(high), 16, dtype=torch.float64)
     log_f, log_a = [], []
     for lo, hi in zip(edges[:-1], edges[1:]):

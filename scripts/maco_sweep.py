@@ -6,7 +6,8 @@ energy in fine textures); a higher contrast; a learnable mean colour (MACO fixes
 no phase standardization. Same steps, seeds, transforms and robust score (16 random views) as quality.py part A.
 
     python scripts/maco_sweep.py              # lite0, seeds 0 1 2, about 3 minutes on 2 CPU cores
-    python scripts/maco_sweep.py --layer _blocks.15 --channels 3 50 --only pixel fourier "maco + "
+    python scripts/maco_sweep.py --layer _blocks.15 --channels 3 50 --only pixel fourier "maco + *"
+    python scripts/maco_sweep.py --steps 512 --only pixel fourier maco   # does MACO catch up with more steps?
     python scripts/maco_sweep.py --quick      # smoke run on the tiny test backbone
 """
 
@@ -75,6 +76,11 @@ def variants(folder: Path) -> list[quality.Method]:
     return methods
 
 
+def selected(name: str, patterns: Sequence[str]) -> bool:
+    """Whether ``name`` is one of ``patterns`` (exact names, or ``PREFIX*`` for every name starting with PREFIX)."""
+    return any(name.startswith(p[:-1]) if p.endswith("*") else name == p for p in patterns)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -84,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--layer", default=quality.COMPARE_CHANNELS[0][0])
     parser.add_argument("--channels", type=int, nargs="+", default=quality.COMPARE_CHANNELS[0][1])
     parser.add_argument("--out", type=Path, help="also append the table to this markdown file")
-    parser.add_argument("--only", nargs="+", metavar="NAME", help="only the methods whose name starts with one of these")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="only these methods (exact names; 'PREFIX*' for all whose name starts with PREFIX)")
     parser.add_argument("--quick", action="store_true", help="smoke run on the tiny test backbone")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -95,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.steps, args.size, args.views, args.seeds = 4, 32, 4, args.seeds[:1]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        methods = [m for m in variants(Path(tmp)) if not args.only or m.name.startswith(tuple(args.only))]
+        methods = [m for m in variants(Path(tmp)) if not args.only or selected(m.name, args.only)]
         if not methods:
             parser.error(f"--only {' '.join(args.only)} matches no method.")
         for method in methods:

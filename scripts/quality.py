@@ -8,7 +8,10 @@ maco with multi-crop) at the same number of optimizer steps, the same seeds and 
 judges every final image by (a) its robust activation: the target's score averaged over 16 random
 jitter/scale/rotation views, (b) how often lite0 puts the target class at top-1 on those views, and (c) two
 naturalness statistics: the amplitude-spectrum slope (natural photographs: about -1 to -1.5; white noise: 0) and
-the total variation. Part B checks the default method (the quickstart's: Fourier + Lucid transforms, Adam 0.05,
+the total variation, and (d) transferability: how often an independent judge model (``--judge``, default lite2,
+a larger EfficientNet trained separately) ranks the target class top-1 / top-5 on the same views of the class
+images (a picture that only fools the model it was optimized on is a weak one; MACO's paper claims its images
+transfer better). Part B checks the default method (the quickstart's: Fourier + Lucid transforms, Adam 0.05,
 128 px) at 256 steps on a panel of 20 ImageNet classes: a class passes when the target is top-1 on at least half
 of the random views.
 """
@@ -29,8 +32,9 @@ from typing import Callable, Sequence
 import torch
 
 from lit_actmax import ActMaxModule, Channel, ClassLogit
-from lit_actmax.augment import Compose, MultiCrop, Noise, Pad, Jitter, RandomRotate, RandomScale, lucid_transforms
+from lit_actmax.augment import Compose, lucid_multicrop_transforms, lucid_transforms
 from lit_actmax.evaluate import robust_class_scores, robust_objective_scores
+from lit_actmax.models import Backbone, load_backbone
 from lit_actmax.objectives import Objective
 from lit_actmax.params import Fourier, ImageParam, Maco, Pixel
 from lit_actmax.report import contact_sheet
@@ -65,19 +69,20 @@ class Method:
     note: str = ""
 
 
-def lucid_multicrop() -> Compose:
-    """Lucid's pad/jitter/scale/rotate, then 2 crops per image (large boxes, shrinking) and light noise."""
-    return Compose([Pad(12), Jitter(8), RandomScale(), RandomRotate(),
-                    MultiCrop(crops=2, start=(0.8, 1.0), end=(0.6, 0.9)), Noise(0.02, 0.02)])
-
-
+CROPS_NOTE = "+ 2 crops/step (boxes 0.8-1.0 -> 0.6-0.9) + noise 0.02"
 METHODS = [
     Method("pixel", lambda: Pixel(), 0.05, lucid_transforms, note="sigmoid pixels, Adam 0.05"),
+    Method("pixel+crops", lambda: Pixel(), 0.05, lucid_multicrop_transforms, forwards_per_step=2,
+           note=f"pixel {CROPS_NOTE}"),
     Method("fourier", lambda: Fourier(), 0.05, lucid_transforms, note="Lucid decorrelated Fourier, Adam 0.05 (default)"),
+    Method("fourier+crops", lambda: Fourier(), 0.05, lucid_multicrop_transforms, forwards_per_step=2,
+           note=f"fourier {CROPS_NOTE}"),
     Method("maco", lambda: Maco(), 0.5, lucid_transforms, note="phase only, shipped spectrum, Adam 0.5"),
-    Method("maco+crops", lambda: Maco(), 0.5, lucid_multicrop, forwards_per_step=2,
-           note="maco + 2 crops/step (boxes 0.8-1.0 -> 0.6-0.9) + noise 0.02"),
+    Method("maco+crops", lambda: Maco(), 0.5, lucid_multicrop_transforms, forwards_per_step=2,
+           note=f"maco {CROPS_NOTE}"),
 ]
+#: The quickstart's method, which part B checks.
+DEFAULT_METHOD = "fourier"
 
 
 @dataclass
@@ -89,6 +94,8 @@ class Result:
     top1: float | None
     slope: float
     tv: float
+    judge_top1: float | None = None
+    judge_top5: float | None = None
     image: torch.Tensor = field(repr=False, default_factory=lambda: torch.empty(0))
 
 
@@ -124,6 +131,28 @@ def judge(module: ActMaxModule, images: torch.Tensor, units: list[int], classes:
     return scores.tolist(), [None] * len(units)
 
 
+def load_judge(spec: str | None, quick: bool) -> Backbone | None:
+    """The independent judge of transferability, or ``None`` (with a message) when it cannot be loaded."""
+    if spec is None or spec.lower() == "none":
+        return None
+    if quick:  # the tiny test backbone with other random weights: independent of the rendering model
+        from lit_actmax.testing import tiny_backbone
+
+        return tiny_backbone(seed=1)
+    try:
+        return load_backbone(spec)
+    except (ImportError, OSError, ValueError) as error:
+        log(f"no judge: {spec!r} could not be loaded ({error}); install the dev extras (pip install -e '.[dev]') "
+            "for lite2, or pass --judge none")
+        return None
+
+
+def transfer_rates(judge_model: Backbone, images: torch.Tensor, classes: list[int], views: int) -> list[tuple[float, float]]:
+    """Per class image: how often the judge ranks its class top-1 and top-5 over the same views as :func:`judge`."""
+    judged = robust_class_scores(judge_model, images, classes, n=views, seed=1234, out_size=judge_model.input_size)
+    return list(zip(judged.top1.tolist(), judged.top5.tolist()))
+
+
 def log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -135,10 +164,10 @@ def command_line(script: str, argv: Sequence[str] | None) -> str:
 
 
 def part_a(backbone: str, classes: list[int], layer_channels: Sequence[tuple[str, list[int]]],
-           methods: Sequence[Method], seeds: Sequence[int], steps: int, size: int,
-           views: int) -> tuple[list[Result], dict[str, float]]:
+           methods: Sequence[Method], seeds: Sequence[int], steps: int, size: int, views: int,
+           judge_model: Backbone | None = None) -> tuple[list[Result], dict[str, float]]:
     results, seconds = [], {m.name: 0.0 for m in methods}
-    jobs = [("class", None, ClassLogit(), classes)] + [("channel", layer, Channel(layer), channels)
+    jobs = ([("class", None, ClassLogit(), classes)] if classes else []) + [("channel", layer, Channel(layer), channels)
                                                       for layer, channels in layer_channels]
     for method in methods:
         for seed in seeds:
@@ -147,9 +176,13 @@ def part_a(backbone: str, classes: list[int], layer_channels: Sequence[tuple[str
                 seconds[method.name] += took
                 scores, top1 = judge(module, images, units, kind == "class", views)
                 slopes, tvs = spectrum_slope(images).tolist(), total_variation(images).tolist()
+                transfer = [(None, None)] * len(units)
+                if kind == "class" and judge_model is not None:
+                    transfer = transfer_rates(judge_model, images, units, views)
                 for i, unit in enumerate(units):
                     target = f"class {unit}" if kind == "class" else f"{layer}:{unit}"
-                    results.append(Result(method.name, target, seed, scores[i], top1[i], slopes[i], tvs[i], images[i]))
+                    results.append(Result(method.name, target, seed, scores[i], top1[i], slopes[i], tvs[i],
+                                          *transfer[i], image=images[i]))
                 log(f"[A] {method.name:<11} seed {seed} {kind:<7} {took:5.1f}s  scores "
                     + " ".join(f"{s:.1f}" for s in scores))
     return results, seconds
@@ -164,16 +197,23 @@ def target_group(target: str) -> str:
     return "classes" if target.startswith("class ") else target.rsplit(":", 1)[0]
 
 
-def table_a(results: list[Result], methods: Sequence[Method], seconds: dict[str, float], seeds: Sequence[int]) -> str:
+def mean(values: Sequence[float]) -> float:
+    return statistics.fmean(values) if values else float("nan")
+
+
+def table_a(results: list[Result], methods: Sequence[Method], seconds: dict[str, float], seeds: Sequence[int],
+            judge_name: str | None = None) -> str:
     targets = list(dict.fromkeys(r.target for r in results))
     groups = list(dict.fromkeys(target_group(t) for t in targets))
     layers = [g for g in groups if g != "classes"]
+    judged = judge_name is not None and any(r.judge_top1 is not None for r in results)
     lines = [
         "| method | median robust class logit | median top-1 rate | "
+        + (f"{judge_name} top-1 / top-5 rate (transfer, mean) | " if judged else "")
         + "".join(f"median robust channel act. `{layer}` | " for layer in layers)
         + "beats pixel (target x seed): " + " / ".join(groups)
         + " | spectrum slope | total variation | forwards/step | render time (s) |",
-        "|---|---:|---:|" + "---:|" * len(layers) + "---:|---:|---:|---:|---:|",
+        "|---|---:|---:|" + "---:|" * (len(layers) + judged) + "---:|---:|---:|---:|---:|",
     ]
     by = {(r.method, r.target, r.seed): r for r in results}
     for m in methods:
@@ -190,12 +230,15 @@ def table_a(results: list[Result], methods: Sequence[Method], seconds: dict[str,
                 pairs = [(r, p) for r, p in pairs if p is not None]
                 counts.append(f"{sum(r.score > p.score for r, p in pairs)}/{len(pairs)}")
             wins = " / ".join(counts)
+        transfer = (f"{mean([r.judge_top1 for r in cls]):.2f} / {mean([r.judge_top5 for r in cls]):.2f} | "
+                    if judged else "")
         lines.append(
-            f"| {m.name} | {median([r.score for r in cls]):.2f} | {median([r.top1 for r in cls]):.2f} | "
+            f"| {m.name} | {median([r.score for r in cls]):.2f} | {median([r.top1 for r in cls]):.2f} | {transfer}"
             f"{per_layer}{wins} | {median([r.slope for r in mine]):.2f} | "
             f"{median([r.tv for r in mine]):.3f} | {m.forwards_per_step} | {seconds[m.name]:.0f} |"
         )
-    lines += ["", "Per target: median robust score over seeds " + ", ".join(map(str, seeds)) + " (top-1 rate for classes).", "",
+    per_class = "top-1 rate" + (f"; {judge_name} top-5 rate, mean over seeds" if judged else "")
+    lines += ["", "Per target: median robust score over seeds " + ", ".join(map(str, seeds)) + f" ({per_class} for classes).", "",
               "| target | " + " | ".join(m.name for m in methods) + " |", "|---|" + "---:|" * len(methods)]
     for target in targets:
         cells = []
@@ -203,24 +246,33 @@ def table_a(results: list[Result], methods: Sequence[Method], seconds: dict[str,
             rows = [r for r in results if r.method == m.name and r.target == target]
             cell = f"{median([r.score for r in rows]):.2f}"
             if rows and rows[0].top1 is not None:
-                cell += f" ({median([r.top1 for r in rows]):.2f})"
+                transfer = f"; {mean([r.judge_top5 for r in rows]):.2f}" if judged else ""
+                cell += f" ({median([r.top1 for r in rows]):.2f}{transfer})"
             cells.append(cell)
         lines.append(f"| {target} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def part_b(backbone: str, panel: list[tuple[int, str]], steps: int, size: int, views: int,
-           seed: int) -> tuple[str, float, torch.Tensor, float]:
-    method = METHODS[1]  # fourier + Lucid transforms: the quickstart's method
+def part_b(backbone: str, panel: list[tuple[int, str]], steps: int, size: int, views: int, seed: int,
+           judge_model: Backbone | None = None, judge_name: str | None = None) -> tuple[str, float, torch.Tensor, float]:
+    method = next(m for m in METHODS if m.name == DEFAULT_METHOD)
     units = [c for c, _ in panel]
     images, module, took = render(backbone, ClassLogit(), units, method, steps, size, seed)
     scores, top1 = judge(module, images, units, True, views)
-    lines = ["| class | name | robust logit | top-1 rate over views | passes (>= 0.5) |", "|---:|---|---:|---:|:---:|"]
+    transfer = transfer_rates(judge_model, images, units, views) if judge_model is not None else None
+    lines = ["| class | name | robust logit | top-1 rate over views | passes (>= 0.5) |"
+             + (f" {judge_name} top-1 / top-5 rate |" if transfer else ""),
+             "|---:|---|---:|---:|:---:|" + ("---:|" if transfer else "")]
     passed = 0
-    for (unit, name), score, rate in zip(panel, scores, top1):
+    for i, ((unit, name), score, rate) in enumerate(zip(panel, scores, top1)):
         ok = rate >= 0.5
         passed += ok
-        lines.append(f"| {unit} | {name} | {score:.2f} | {rate:.2f} | {'yes' if ok else 'NO'} |")
+        lines.append(f"| {unit} | {name} | {score:.2f} | {rate:.2f} | {'yes' if ok else 'NO'} |"
+                     + (f" {transfer[i][0]:.2f} / {transfer[i][1]:.2f} |" if transfer else ""))
+    if transfer:
+        lines += ["", f"{judge_name}, the independent judge, puts {sum(t >= 0.5 for t, _ in transfer)}/{len(panel)} "
+                  f"classes at top-1 and {sum(t >= 0.5 for _, t in transfer)}/{len(panel)} in its top-5 on at least "
+                  "half of the views."]
     log(f"[B] {passed}/{len(panel)} classes at top-1 ({took:.0f}s)")
     return "\n".join(lines), passed / len(panel), images, took
 
@@ -260,6 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--panel-steps", type=int, default=256, help="optimizer steps per image in part B")
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--views", type=int, default=16, help="random views per image for the robust scores")
+    parser.add_argument("--judge", default="lite2", help="backbone spec of the transferability judge ('none': skip)")
     parser.add_argument("--skip-panel", action="store_true", help="only part A")
     parser.add_argument("--quick", action="store_true", help="smoke run on the tiny test backbone")
     args = parser.parse_args(argv)
@@ -272,7 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.steps, args.panel_steps, args.size, args.seeds, args.views = 4, 4, 32, args.seeds[:2], 4
 
     started = time.perf_counter()
-    results, seconds = part_a(backbone, classes, layer_channels, METHODS, args.seeds, args.steps, args.size, args.views)
+    judge_model = load_judge(args.judge, args.quick)
+    judge_name = None if judge_model is None else ("tiny judge" if args.quick else args.judge)
+    results, seconds = part_a(backbone, classes, layer_channels, METHODS, args.seeds, args.steps, args.size, args.views,
+                              judge_model)
     folder = args.out.parent
     grids = write_grids(results, METHODS, folder, args.seeds[0], tile=96 if not args.quick else 32)
     command = command_line("quality.py", argv)
@@ -289,15 +345,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "mean over the views; *top-1 rate* = fraction of views where lite0's top class is the target. Spectrum slope: "
         "log amplitude vs log frequency (natural photographs about -1 to -1.5, white noise 0); total variation: mean "
         "absolute neighbour difference (lower = smoother). Medians are over all targets and seeds; *beats pixel* counts "
-        "the (target, seed) pairs where the method's robust score is above the pixel image's.", "",
-        table_a(results, METHODS, seconds, args.seeds), "",
+        "the (target, seed) pairs where the method's robust score is above the pixel image's."
+        + (f" *Transfer*: the class images judged by `{judge_name}` (an independent model, at its own input size "
+           f"{judge_model.input_size} px) on the same views: how often it ranks the target top-1 / top-5."
+           if judge_name else ""), "",
+        table_a(results, METHODS, seconds, args.seeds, judge_name), "",
         "Methods: " + "; ".join(f"**{m.name}**: {m.note}" for m in METHODS) + ".", "",
         "Images (seed %d): " % args.seeds[0] + ", ".join(f"[{g}]({g})" for g in grids), "",
         "Why MACO trails on some channels, and what relaxing each of its constraints changes: "
         "[maco_sweep.md](maco_sweep.md) (`scripts/maco_sweep.py`).", "",
     ]
     if not args.skip_panel:
-        table, rate, images, took = part_b(backbone, panel, args.panel_steps, args.size, args.views, args.seeds[0])
+        table, rate, images, took = part_b(backbone, panel, args.panel_steps, args.size, args.views, args.seeds[0],
+                                           judge_model, judge_name)
         sheet = tensor_sheet(list(images), [f"{c} {n}" for c, n in panel], tile=96 if not args.quick else 32)
         save_png(folder / "quality_panel.png", sheet)
         doc += [

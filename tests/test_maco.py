@@ -205,7 +205,13 @@ def test_maco_renders_in_the_module(tmp_path, make_trainer):
     assert set(after.state_dict()) >= {"param.phase", "param.phase_scale", "param.phase_shift"}
 
 
-@pytest.mark.parametrize("config", ["maco_lite0", "maco_multicrop_lite0", "channels_redirect_lite0", "accentuate_lite0"])
+def vars_of(transform) -> dict:
+    """A transform's settings (its plain attributes), for comparing two that were built differently."""
+    return {k: v for k, v in vars(transform).items() if not k.startswith("_") and k not in ("training", "last_boxes")}
+
+
+@pytest.mark.parametrize("config", ["maco_lite0", "maco_multicrop_lite0", "fourier_multicrop_lite0", "channels_redirect_lite0",
+                                    "accentuate_lite0"])
 def test_experiment_configs_parse_and_build(config):
     from lit_actmax.augment import MultiCrop, Noise
     from lit_actmax.callbacks import PerUnitGradNorm, RedirectReLU, Transparency
@@ -222,6 +228,14 @@ def test_experiment_configs_parse_and_build(config):
         assert PerUnitGradNorm in callbacks and module.size == (256, 256)
     if config == "channels_redirect_lite0":
         assert {RedirectReLU, PerUnitGradNorm} <= callbacks
+    if config == "fourier_multicrop_lite0":  # the YAML spelling of lucid_multicrop_transforms(): same steps, same settings
+        from lit_actmax.augment import lucid_multicrop_transforms
+        from lit_actmax.params import Fourier
+
+        assert isinstance(module.param, Fourier)
+        built, expected = module.transforms.transforms, lucid_multicrop_transforms().transforms
+        assert [type(t) for t in built] == [type(t) for t in expected]
+        assert all(vars_of(a) == vars_of(b) for a, b in zip(built, expected)), [vars_of(t) for t in built]
 
 
 @pytest.mark.parametrize("fragment", ["transparency", "redirect_relu", "grad_norm"])

@@ -127,3 +127,20 @@ def test_diversity_compares_variants_not_the_crops_of_one_image():
     assert (Diversity("l")(one_variant) == 0).all(), "crops of a single image are not variants"
     two = RenderBatch(acts={"l": acts}, units=units, variants=torch.tensor([0, 0, 0, 1, 1, 1]))
     assert (Diversity("l")(two) < 0).all()
+
+
+def test_lucid_multicrop_transforms_gives_each_image_its_crops_at_the_jittered_side():
+    from lit_actmax.augment import lucid_multicrop_transforms
+
+    transform = lucid_multicrop_transforms(crops=3)
+    images = torch.rand(2, 3, 40, 40, requires_grad=True)
+    set_progress(transform, 1.0)
+    out = transform(images, gens([0, 1]))
+    # pad 12 -> 64, jitter 8 -> 56: each crop is resized back to the side of the image it was cut from
+    assert out.shape == (6, 3, 56, 56)
+    crop = next(t for t in transform.transforms if isinstance(t, MultiCrop))
+    sides = crop.last_boxes[..., 2] - crop.last_boxes[..., 0]
+    assert ((sides >= 0.6 * 56 - 1e-3) & (sides <= 0.9 * 56 + 1e-3)).all()  # the end of the schedule
+    assert not torch.allclose(out[0], out[1])  # two crops of one image differ (and so does their noise)
+    out.mean().backward()
+    assert images.grad.abs().sum() > 0

@@ -25,13 +25,29 @@ def test_quick_run_writes_tables_and_images(tmp_path):
     text = out.read_text()
     assert "`python scripts/quality.py --quick --out " in text and "--seeds 0 1" in text
     rows = {m.name: line for m in quality.METHODS for line in text.splitlines() if line.startswith(f"| {m.name} |")}
-    assert set(rows) == {"pixel", "fourier", "maco", "maco+crops"}
+    assert set(rows) == {"pixel", "pixel+crops", "fourier", "fourier+crops", "maco", "maco+crops"}
     numbers = re.findall(r"-?\d+\.\d+", rows["maco"])
     assert len(numbers) >= 5
-    assert re.search(r"\| maco \| [^|]+ \| [^|]+ \| [^|]+ \| \d+/4 / \d+/4 \|", rows["maco"]), rows["maco"]  # 2 targets x 2 seeds, per kind
+    # class logit | top-1 | judge top-1 / top-5 | channel act. | beats pixel: 2 targets x 2 seeds, per kind
+    judged = re.search(r"\| maco \| [^|]+ \| [^|]+ \| (\d\.\d\d) / (\d\.\d\d) \| [^|]+ \| \d+/4 / \d+/4 \|", rows["maco"])
+    assert judged, rows["maco"]
+    assert 0 <= float(judged[1]) <= float(judged[2]) <= 1  # a top-1 hit is also a top-5 hit
+    assert "tiny judge top-1 / top-5 rate" in text and "(an independent model" in text
     assert "## B." in text and "| 2 | class_2 |" in text and re.search(r"\*\*\d+% of the panel passes\*\*", text)
-    for name in ("quality_pixel.png", "quality_fourier.png", "quality_maco.png", "quality_maco_crops.png", "quality_panel.png"):
+    for name in ("quality_pixel.png", "quality_pixel_crops.png", "quality_fourier.png", "quality_fourier_crops.png",
+                 "quality_maco.png", "quality_maco_crops.png", "quality_panel.png"):
         assert (out.parent / name).stat().st_size > 100
+
+
+def test_without_a_judge_the_transfer_column_is_left_out(tmp_path):
+    quality = load_script()
+    out = tmp_path / "quality.md"
+    assert quality.main(["--quick", "--out", str(out), "--seeds", "0", "--skip-panel", "--judge", "none"]) == 0
+    text = out.read_text()
+    assert "top-1 / top-5 rate" not in text and "*Transfer*" not in text
+    maco = next(line for line in text.splitlines() if line.startswith("| maco |"))
+    assert re.search(r"\| maco \| [^|]+ \| [^|]+ \| [^|]+ \| \d+/2 / \d+/2 \|", maco), maco
+    assert "## B." not in text
 
 
 def test_naturalness_statistics():
@@ -54,3 +70,10 @@ def test_maco_sweep_quick_run_prints_a_row_per_variant(capsys, tmp_path):
     names = [row.split(" | ")[0][2:] for row in rows[1:]]
     assert names[:3] == ["pixel", "fourier", "maco"] and "maco + mean colour" in names and len(names) == 11
     assert all(len(re.findall(r"-?\d+\.\d+", row)) >= 3 for row in rows[1:])
+
+
+def test_maco_sweep_only_takes_exact_names_or_prefixes():
+    sweep = load_script("maco_sweep")
+    assert sweep.selected("maco", ["maco"]) and not sweep.selected("maco lr 0.1", ["maco"])
+    assert sweep.selected("maco lr 0.1", ["maco*"]) and sweep.selected("maco", ["maco*"])
+    assert sweep.selected("pixel", ["fourier", "pixel"]) and not sweep.selected("fourier", ["pixel"])
