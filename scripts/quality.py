@@ -1,10 +1,10 @@
 """Quality benchmark: how well do the parameterizations draw what lite0 sees? Writes ``docs/quality.md``.
 
-    python scripts/quality.py                      # the full benchmark on lite0 (about 15 min on 2 CPU cores)
+    python scripts/quality.py                      # the full benchmark on lite0 (about 30-45 min on 2 CPU cores)
     python scripts/quality.py --quick --out /tmp/q.md   # a smoke run on the tiny test backbone (seconds)
 
-Part A renders a fixed set of lite0 classes and channels with each parameterization (pixel, fourier, maco, and
-maco with multi-crop) at the same number of optimizer steps, the same seeds and the same Lucid transforms, and
+Part A renders a fixed set of lite0 classes and channels with each parameterization (pixel, fourier, maco, each
+also with two crops per step) at the same number of optimizer steps, the same seeds and Lucid transforms, and
 judges every final image by (a) its robust activation: the target's score averaged over 16 random
 jitter/scale/rotation views, (b) how often lite0 puts the target class at top-1 on those views, and (c) two
 naturalness statistics: the amplitude-spectrum slope (natural photographs: about -1 to -1.5; white noise: 0) and
@@ -13,7 +13,7 @@ a larger EfficientNet trained separately) ranks the target class top-1 / top-5 o
 images (a picture that only fools the model it was optimized on is a weak one; MACO's paper claims its images
 transfer better). Part B checks the default method (the quickstart's: Fourier + Lucid transforms, Adam 0.05,
 128 px) at 256 steps on a panel of 20 ImageNet classes: a class passes when the target is top-1 on at least half
-of the random views.
+of the random views; part B2 renders the same panel with crops (``--panel-methods``).
 """
 
 from __future__ import annotations
@@ -254,8 +254,9 @@ def table_a(results: list[Result], methods: Sequence[Method], seconds: dict[str,
 
 
 def part_b(backbone: str, panel: list[tuple[int, str]], steps: int, size: int, views: int, seed: int,
-           judge_model: Backbone | None = None, judge_name: str | None = None) -> tuple[str, float, torch.Tensor, float]:
-    method = next(m for m in METHODS if m.name == DEFAULT_METHOD)
+           judge_model: Backbone | None = None, judge_name: str | None = None,
+           method_name: str = DEFAULT_METHOD) -> tuple[str, float, torch.Tensor, float]:
+    method = next(m for m in METHODS if m.name == method_name)
     units = [c for c, _ in panel]
     images, module, took = render(backbone, ClassLogit(), units, method, steps, size, seed)
     scores, top1 = judge(module, images, units, True, views)
@@ -273,7 +274,7 @@ def part_b(backbone: str, panel: list[tuple[int, str]], steps: int, size: int, v
         lines += ["", f"{judge_name}, the independent judge, puts {sum(t >= 0.5 for t, _ in transfer)}/{len(panel)} "
                   f"classes at top-1 and {sum(t >= 0.5 for _, t in transfer)}/{len(panel)} in its top-5 on at least "
                   "half of the views."]
-    log(f"[B] {passed}/{len(panel)} classes at top-1 ({took:.0f}s)")
+    log(f"[B] {method.name}: {passed}/{len(panel)} classes at top-1 ({took:.0f}s)")
     return "\n".join(lines), passed / len(panel), images, took
 
 
@@ -314,6 +315,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--views", type=int, default=16, help="random views per image for the robust scores")
     parser.add_argument("--judge", default="lite2", help="backbone spec of the transferability judge ('none': skip)")
     parser.add_argument("--skip-panel", action="store_true", help="only part A")
+    parser.add_argument("--panel-methods", nargs="+", default=[DEFAULT_METHOD, "fourier+crops"],
+                        choices=[m.name for m in METHODS], metavar="NAME",
+                        help=f"methods that render the part B panel, each in its own section (default: "
+                        f"{DEFAULT_METHOD}, the quickstart's, then fourier+crops)")
     parser.add_argument("--quick", action="store_true", help="smoke run on the tiny test backbone")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -355,18 +360,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Why MACO trails on some channels, and what relaxing each of its constraints changes: "
         "[maco_sweep.md](maco_sweep.md) (`scripts/maco_sweep.py`).", "",
     ]
-    if not args.skip_panel:
+    for i, name in enumerate([] if args.skip_panel else list(dict.fromkeys(args.panel_methods))):
         table, rate, images, took = part_b(backbone, panel, args.panel_steps, args.size, args.views, args.seeds[0],
-                                           judge_model, judge_name)
+                                           judge_model, judge_name, name)
         sheet = tensor_sheet(list(images), [f"{c} {n}" for c, n in panel], tile=96 if not args.quick else 32)
-        save_png(folder / "quality_panel.png", sheet)
+        image_name = "quality_panel.png" if name == DEFAULT_METHOD else f"quality_panel_{name.replace('+', '_')}.png"
+        save_png(folder / image_name, sheet)
+        method = next(m for m in METHODS if m.name == name)
+        title = (f"The default method on {len(panel)} classes" if name == DEFAULT_METHOD
+                 else f"{name} on the same {len(panel)} classes")
         doc += [
-            f"## B. The default method on {len(panel)} classes", "",
-            f"Fourier + Lucid transforms (the quickstart's method: Adam 0.05, {args.size} px) at {args.panel_steps} "
-            f"steps, seed {args.seeds[0]}, all {len(panel)} classes in one batch ({took:.0f} s). A class passes when "
-            f"lite0 puts it at top-1 on at least half of {args.views} random views.", "",
+            f"## B{'' if i == 0 else i + 1}. {title}", "",
+            f"**{name}** ({method.note}) at {args.size} px, {args.panel_steps} steps, seed {args.seeds[0]}, all "
+            f"{len(panel)} classes in one batch ({took:.0f} s). A class passes when lite0 puts it at top-1 on at "
+            f"least half of {args.views} random views.", "",
             f"**{rate * 100:.0f}% of the panel passes** ({round(rate * len(panel))}/{len(panel)}).", "",
-            table, "", "Images: [quality_panel.png](quality_panel.png)", "",
+            table, "", f"Images: [{image_name}]({image_name})", "",
         ]
     doc += [f"Total time: {time.perf_counter() - started:.0f} s.", ""]
     args.out.parent.mkdir(parents=True, exist_ok=True)

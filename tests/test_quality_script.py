@@ -50,6 +50,16 @@ def test_without_a_judge_the_transfer_column_is_left_out(tmp_path):
     assert "## B." not in text
 
 
+def test_the_panel_can_be_rendered_by_several_methods(tmp_path):
+    quality = load_script()
+    out = tmp_path / "quality.md"
+    assert quality.main(["--quick", "--out", str(out), "--seeds", "0", "--panel-methods", "fourier", "maco+crops"]) == 0
+    text = out.read_text()
+    assert "## B. The default method on 2 classes" in text and "## B2. maco+crops on the same 2 classes" in text
+    assert text.count("| 5 | class_5 |") == 2
+    assert (tmp_path / "quality_panel.png").is_file() and (tmp_path / "quality_panel_maco_crops.png").is_file()
+
+
 def test_naturalness_statistics():
     quality = load_script()
     flat = torch.full((1, 3, 16, 16), 0.5)
