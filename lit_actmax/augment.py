@@ -164,9 +164,14 @@ class RandomRotate(RandomAffine):
         super().__init__(degrees=degrees, fill=fill)
 
 
+def _lucid_geometry() -> list[Transform]:
+    """Lucid's transforms up to the final jitter: pad 12, jitter 8, scale 0.9-1.1, rotate -10..10 degrees."""
+    return [Pad(12), Jitter(8), RandomScale(), RandomRotate()]
+
+
 def lucid_transforms() -> Compose:
     """Lucid's standard transforms: pad 12, jitter 8, scale 0.9-1.1, rotate -10..10 degrees, jitter 4."""
-    return Compose([Pad(12), Jitter(8), RandomScale(), RandomRotate(), Jitter(4)])
+    return Compose([*_lucid_geometry(), Jitter(4)])
 
 
 def per_row_generators(images: torch.Tensor, generators: Sequence[torch.Generator]) -> list[torch.Generator]:
@@ -307,7 +312,7 @@ def lucid_multicrop_transforms(
     crops: int = 2, start: Sequence[float] = (0.8, 1.0), end: Sequence[float] = (0.6, 0.9), noise: float = 0.02,
 ) -> Compose:
     """Lucid's pad 12 / jitter 8 / scale / rotate, then ``crops`` boxes per image (large, shrinking; resized back
-    to the image side) and light Gaussian + uniform noise. In ``docs/quality.md`` these two extra views per step
-    make class images that an independent model recognizes far more often, with any parameterization."""
-    return Compose([Pad(12), Jitter(8), RandomScale(), RandomRotate(), MultiCrop(crops, None, start, end),
-                    Noise(noise, noise)])
+    to the image side) instead of the final jitter, and light Gaussian + uniform noise. In ``docs/quality.md``
+    two crops per step make class images that an independent model recognizes far more often, with any
+    parameterization."""
+    return Compose([*_lucid_geometry(), MultiCrop(crops, None, start, end), Noise(noise, noise)])

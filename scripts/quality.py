@@ -83,6 +83,17 @@ METHODS = [
 ]
 #: The quickstart's method, which part B checks.
 DEFAULT_METHOD = "fourier"
+#: Seed of the random views every image is judged on (by lite0 and by the transfer judge alike).
+VIEW_SEED = 1234
+
+
+def method_named(name: str) -> Method:
+    return next(m for m in METHODS if m.name == name)
+
+
+def sheet_name(kind: str, method: str) -> str:
+    """File name of a contact sheet: ``sheet_name("quality", "maco+crops")`` -> ``quality_maco_crops.png``."""
+    return f"{kind}_{method.replace('+', '_')}.png"
 
 
 @dataclass
@@ -125,9 +136,9 @@ def render(backbone: str, objective: Objective, units: list[int], method: Method
 def judge(module: ActMaxModule, images: torch.Tensor, units: list[int], classes: bool, views: int) -> tuple[list, list]:
     """Robust score (and top-1 rate for classes) of each image over ``views`` random views."""
     if classes:
-        scores = robust_class_scores(module.backbone_info, images, units, n=views, seed=1234)
+        scores = robust_class_scores(module.backbone_info, images, units, n=views, seed=VIEW_SEED)
         return scores.mean_score.tolist(), scores.top1.tolist()
-    scores = robust_objective_scores(module.backbone_info, module.objective, images, units, n=views, seed=1234)
+    scores = robust_objective_scores(module.backbone_info, module.objective, images, units, n=views, seed=VIEW_SEED)
     return scores.tolist(), [None] * len(units)
 
 
@@ -149,7 +160,7 @@ def load_judge(spec: str | None, quick: bool) -> Backbone | None:
 
 def transfer_rates(judge_model: Backbone, images: torch.Tensor, classes: list[int], views: int) -> list[tuple[float, float]]:
     """Per class image: how often the judge ranks its class top-1 and top-5 over the same views as :func:`judge`."""
-    judged = robust_class_scores(judge_model, images, classes, n=views, seed=1234, out_size=judge_model.input_size)
+    judged = robust_class_scores(judge_model, images, classes, n=views, seed=VIEW_SEED, out_size=judge_model.input_size)
     return list(zip(judged.top1.tolist(), judged.top5.tolist()))
 
 
@@ -167,8 +178,8 @@ def part_a(backbone: str, classes: list[int], layer_channels: Sequence[tuple[str
            methods: Sequence[Method], seeds: Sequence[int], steps: int, size: int, views: int,
            judge_model: Backbone | None = None) -> tuple[list[Result], dict[str, float]]:
     results, seconds = [], {m.name: 0.0 for m in methods}
-    jobs = ([("class", None, ClassLogit(), classes)] if classes else []) + [("channel", layer, Channel(layer), channels)
-                                                      for layer, channels in layer_channels]
+    jobs = [("class", None, ClassLogit(), classes)] if classes else []
+    jobs += [("channel", layer, Channel(layer), channels) for layer, channels in layer_channels]
     for method in methods:
         for seed in seeds:
             for kind, layer, objective, units in jobs:
@@ -183,7 +194,7 @@ def part_a(backbone: str, classes: list[int], layer_channels: Sequence[tuple[str
                     target = f"class {unit}" if kind == "class" else f"{layer}:{unit}"
                     results.append(Result(method.name, target, seed, scores[i], top1[i], slopes[i], tvs[i],
                                           *transfer[i], image=images[i]))
-                log(f"[A] {method.name:<11} seed {seed} {kind:<7} {took:5.1f}s  scores "
+                log(f"[A] {method.name:<13} seed {seed} {kind:<7} {took:5.1f}s  scores "
                     + " ".join(f"{s:.1f}" for s in scores))
     return results, seconds
 
@@ -255,8 +266,8 @@ def table_a(results: list[Result], methods: Sequence[Method], seconds: dict[str,
 
 def part_b(backbone: str, panel: list[tuple[int, str]], steps: int, size: int, views: int, seed: int,
            judge_model: Backbone | None = None, judge_name: str | None = None,
-           method_name: str = DEFAULT_METHOD) -> tuple[str, float, torch.Tensor, float]:
-    method = next(m for m in METHODS if m.name == method_name)
+           method: Method | None = None) -> tuple[str, float, torch.Tensor, float]:
+    method = method or method_named(DEFAULT_METHOD)
     units = [c for c, _ in panel]
     images, module, took = render(backbone, ClassLogit(), units, method, steps, size, seed)
     scores, top1 = judge(module, images, units, True, views)
@@ -299,7 +310,7 @@ def write_grids(results: list[Result], methods: Sequence[Method], folder: Path, 
         if not rows:
             continue
         sheet = tensor_sheet([r.image for r in rows], [r.target for r in rows], tile=tile)
-        name = f"quality_{m.name.replace('+', '_')}.png"
+        name = sheet_name("quality", m.name)
         save_png(folder / name, sheet)
         names.append(name)
     return names
@@ -360,13 +371,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Why MACO trails on some channels, and what relaxing each of its constraints changes: "
         "[maco_sweep.md](maco_sweep.md) (`scripts/maco_sweep.py`).", "",
     ]
-    for i, name in enumerate([] if args.skip_panel else list(dict.fromkeys(args.panel_methods))):
+    panel_methods = [] if args.skip_panel else [method_named(name) for name in dict.fromkeys(args.panel_methods)]
+    for i, method in enumerate(panel_methods):
+        name = method.name
         table, rate, images, took = part_b(backbone, panel, args.panel_steps, args.size, args.views, args.seeds[0],
-                                           judge_model, judge_name, name)
+                                           judge_model, judge_name, method)
         sheet = tensor_sheet(list(images), [f"{c} {n}" for c, n in panel], tile=96 if not args.quick else 32)
-        image_name = "quality_panel.png" if name == DEFAULT_METHOD else f"quality_panel_{name.replace('+', '_')}.png"
+        image_name = "quality_panel.png" if name == DEFAULT_METHOD else sheet_name("quality_panel", name)
         save_png(folder / image_name, sheet)
-        method = next(m for m in METHODS if m.name == name)
         title = (f"The default method on {len(panel)} classes" if name == DEFAULT_METHOD
                  else f"{name} on the same {len(panel)} classes")
         doc += [
