@@ -3,7 +3,8 @@ variants that each relax one of its constraints, beside the pixel and Fourier re
 
 Variants: the shipped spectrum at several learning rates; the spectrum tilted flatter by ``f ** tilt`` (more
 energy in fine textures); a higher contrast; a learnable mean colour (MACO fixes the DC term to mid grey);
-no phase standardization. Same steps, seeds, transforms and robust score (16 random views) as quality.py part A.
+no phase standardization; the reference code's start (phase ~ N(0, 1) kept at standard deviation 1) with
+its optimizer (NAdam, lr 1). Same steps, seeds, transforms and robust score (16 random views) as quality.py part A.
 
     python scripts/maco_sweep.py              # lite0, seeds 0 1 2, about 3 minutes on 2 CPU cores
     python scripts/maco_sweep.py --layer _blocks.15 --channels 3 50 --only pixel fourier "maco + *"
@@ -30,7 +31,6 @@ import quality  # noqa: E402  (the sibling script: render, judge, methods)
 from lit_actmax import Channel  # noqa: E402
 from lit_actmax.augment import lucid_transforms  # noqa: E402
 from lit_actmax.params import Maco, _squash, decorrelated_to_rgb, fft_frequencies  # noqa: E402
-from lit_actmax.rundir import atomic_write_text  # noqa: E402
 from lit_actmax.spectrum import Spectrum, load_spectrum, magnitude_slope, save_spectrum  # noqa: E402
 
 
@@ -47,6 +47,21 @@ class MacoMeanColour(Maco):
 
     def forward(self) -> torch.Tensor:
         return _squash(decorrelated_to_rgb(self.decorrelated() + self.mean_colour, self.color), self.activation)
+
+
+class MacoReferenceStart(Maco):
+    """MACO started as the authors' PyTorch code (Horama) starts it: phase parameters ~ N(0, 1), used standardized
+    to mean 0 and standard deviation 1 (this class keeps them so; :class:`Maco` maps them back to its uniform
+    start). Phases with a standard deviation of 1 radian stay partly aligned, which adds a fixed peaked component
+    to every image."""
+
+    def reset(self, generators: Sequence[torch.Generator], size) -> None:
+        super().reset(generators, size)
+        h, w = self.size
+        phase = [torch.randn(3, h, w // 2 + 1, generator=g) for g in generators]
+        self._store_phase(torch.stack(phase).to(self.phase.device) if phase else self.phase.data)
+        self.phase_scale = torch.ones_like(self.phase_scale)
+        self.phase_shift = torch.zeros_like(self.phase_shift)
 
 
 def tilted_spectrum(tilt: float, folder: Path) -> tuple[str, float]:
@@ -72,6 +87,8 @@ def variants(folder: Path) -> list[quality.Method]:
         quality.Method("maco contrast 1.5", lambda: Maco(contrast=1.5), 0.5, lucid_transforms),
         quality.Method("maco + mean colour", lambda: MacoMeanColour(), 0.5, lucid_transforms),
         quality.Method("maco, raw phase, lr 0.1", lambda: Maco(normalize_phase=False), 0.1, lucid_transforms),
+        quality.Method("maco, reference start, NAdam 1.0", lambda: MacoReferenceStart(), 1.0, lucid_transforms,
+                       optimizer=torch.optim.NAdam),
     ]
     return methods
 
@@ -83,16 +100,11 @@ def selected(name: str, patterns: Sequence[str]) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=128)
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--views", type=int, default=16)
+    quality.add_sweep_options(parser)
     parser.add_argument("--layer", default=quality.COMPARE_CHANNELS[0][0])
     parser.add_argument("--channels", type=int, nargs="+", default=quality.COMPARE_CHANNELS[0][1])
-    parser.add_argument("--out", type=Path, help="also append the table to this markdown file")
     parser.add_argument("--only", nargs="+", metavar="NAME",
                         help="only these methods (exact names; 'PREFIX*' for all whose name starts with PREFIX)")
-    parser.add_argument("--quick", action="store_true", help="smoke run on the tiny test backbone")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -112,22 +124,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for channel, score in zip(channels, quality.judge(module, images, channels, False, args.views)[0]):
                     scores[channel].append(score)
             per_channel = [statistics.median(scores[c]) for c in channels]
-            rows.append((method.name, method.lr, statistics.median([s for c in channels for s in scores[c]]), per_channel))
+            rows.append((method.name, f"{method.optimizer.__name__} {method.lr:g}",
+                         statistics.median([s for c in channels for s in scores[c]]), per_channel))
             quality.log(f"{method.name:<36} median {rows[-1][2]:.2f}")
     command = quality.command_line("maco_sweep.py", argv)
     lines = [
-        f"Robust channel activation of `{backbone}` `{layer}` channels {channels}, {args.steps} Adam steps at "
+        f"Robust channel activation of `{backbone}` `{layer}` channels {channels}, {args.steps} optimizer steps at "
         f"{args.size} px, medians over seeds {args.seeds} ({args.views} random views each); `{command}`.", "",
-        "| method | Adam lr | median | " + " | ".join(f"ch {c}" for c in channels) + " |",
-        "|---|---:|---:|" + "---:|" * len(channels),
+        "| method | optimizer, lr | median | " + " | ".join(f"ch {c}" for c in channels) + " |",
+        "|---|---|---:|" + "---:|" * len(channels),
     ]
-    lines += [f"| {name} | {lr:g} | {med:.2f} | " + " | ".join(f"{v:.2f}" for v in per_channel) + " |"
-              for name, lr, med, per_channel in rows]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out is not None:
-        previous = args.out.read_text() if args.out.is_file() else ""
-        atomic_write_text(args.out, previous + ("\n" if previous else "") + text)
+    lines += [f"| {name} | {optimizer} | {med:.2f} | " + " | ".join(f"{v:.2f}" for v in per_channel) + " |"
+              for name, optimizer, med, per_channel in rows]
+    quality.print_and_append("\n".join(lines) + "\n", args.out)
     return 0
 
 

@@ -11,9 +11,10 @@ naturalness statistics: the amplitude-spectrum slope (natural photographs: about
 the total variation, and (d) transferability: how often an independent judge model (``--judge``, default lite2,
 a larger EfficientNet trained separately) ranks the target class top-1 / top-5 on the same views of the class
 images (a picture that only fools the model it was optimized on is a weak one; MACO's paper claims its images
-transfer better). Part B checks the default method (the quickstart's: Fourier + Lucid transforms, Adam 0.05,
-128 px) at 256 steps on a panel of 20 ImageNet classes: a class passes when the target is top-1 on at least half
-of the random views; part B2 renders the same panel with crops (``--panel-methods``).
+transfer better). Part B checks the default method (the quickstart's, ``configs/quickstart.yaml``: Fourier,
+Adam 0.05, 128 px, Lucid transforms + 2 crops per step + noise) at 256 steps on a panel of 20 ImageNet classes: a
+class passes when the target is top-1 on at least half of the random views; part B2 renders the same panel
+without crops (``--panel-methods``).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ COMPARE_CHANNELS: list[tuple[str, list[int]]] = [("_blocks.10", [7, 42]), ("_blo
 
 @dataclass
 class Method:
-    """How to render: a parameterization, its Adam learning rate and the per-step transforms."""
+    """How to render: a parameterization, its learning rate and the per-step transforms (optimizer: Adam)."""
 
     name: str
     param: Callable[[], ImageParam]
@@ -67,6 +68,7 @@ class Method:
     transforms: Callable[[], Compose]
     forwards_per_step: int = 1
     note: str = ""
+    optimizer: type[torch.optim.Optimizer] = torch.optim.Adam
 
 
 CROPS_NOTE = "+ 2 crops/step (boxes 0.8-1.0 -> 0.6-0.9) + noise 0.02"
@@ -74,15 +76,15 @@ METHODS = [
     Method("pixel", lambda: Pixel(), 0.05, lucid_transforms, note="sigmoid pixels, Adam 0.05"),
     Method("pixel+crops", lambda: Pixel(), 0.05, lucid_multicrop_transforms, forwards_per_step=2,
            note=f"pixel {CROPS_NOTE}"),
-    Method("fourier", lambda: Fourier(), 0.05, lucid_transforms, note="Lucid decorrelated Fourier, Adam 0.05 (default)"),
+    Method("fourier", lambda: Fourier(), 0.05, lucid_transforms, note="Lucid decorrelated Fourier, Adam 0.05"),
     Method("fourier+crops", lambda: Fourier(), 0.05, lucid_multicrop_transforms, forwards_per_step=2,
-           note=f"fourier {CROPS_NOTE}"),
+           note=f"fourier {CROPS_NOTE} (default: the quickstart's)"),
     Method("maco", lambda: Maco(), 0.5, lucid_transforms, note="phase only, shipped spectrum, Adam 0.5"),
     Method("maco+crops", lambda: Maco(), 0.5, lucid_multicrop_transforms, forwards_per_step=2,
            note=f"maco {CROPS_NOTE}"),
 ]
-#: The quickstart's method, which part B checks.
-DEFAULT_METHOD = "fourier"
+#: The quickstart's method (``configs/quickstart.yaml``; a test checks they agree), which part B checks.
+DEFAULT_METHOD = "fourier+crops"
 #: Seed of the random views every image is judged on (by lite0 and by the transfer judge alike).
 VIEW_SEED = 1234
 
@@ -125,7 +127,7 @@ def render(backbone: str, objective: Objective, units: list[int], method: Method
     module = ActMaxModule(
         backbone=backbone, objective=objective, units=units, param=method.param(), transforms=method.transforms(),
         size=size, batch_size=len(units), steps_per_epoch=steps, epochs=1, seed=seed, save_outputs=False,
-        optimizer=functools.partial(torch.optim.Adam, lr=method.lr),
+        optimizer=functools.partial(method.optimizer, lr=method.lr),
     )
     start = time.perf_counter()
     pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
@@ -166,6 +168,24 @@ def transfer_rates(judge_model: Backbone, images: torch.Tensor, classes: list[in
 
 def log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def add_sweep_options(parser: argparse.ArgumentParser) -> None:
+    """The options the sibling experiments (maco_sweep.py, phase_swap.py) share with part A's defaults."""
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=128)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--views", type=int, default=16)
+    parser.add_argument("--out", type=Path, help="also append the table to this markdown file")
+    parser.add_argument("--quick", action="store_true", help="smoke run on the tiny test backbone")
+
+
+def print_and_append(text: str, out: Path | None) -> None:
+    """Print a markdown table; with ``out``, also append it to that file after what it already holds."""
+    print(text)
+    if out is not None:
+        previous = out.read_text() if out.is_file() else ""
+        atomic_write_text(out, previous + ("\n" if previous else "") + text)
 
 
 def command_line(script: str, argv: Sequence[str] | None) -> str:
@@ -326,10 +346,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--views", type=int, default=16, help="random views per image for the robust scores")
     parser.add_argument("--judge", default="lite2", help="backbone spec of the transferability judge ('none': skip)")
     parser.add_argument("--skip-panel", action="store_true", help="only part A")
-    parser.add_argument("--panel-methods", nargs="+", default=[DEFAULT_METHOD, "fourier+crops"],
+    parser.add_argument("--panel-methods", nargs="+", default=[DEFAULT_METHOD, "fourier"],
                         choices=[m.name for m in METHODS], metavar="NAME",
                         help=f"methods that render the part B panel, each in its own section (default: "
-                        f"{DEFAULT_METHOD}, the quickstart's, then fourier+crops)")
+                        f"{DEFAULT_METHOD}, the quickstart's, then fourier without crops)")
     parser.add_argument("--quick", action="store_true", help="smoke run on the tiny test backbone")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")

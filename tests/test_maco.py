@@ -210,7 +210,7 @@ def vars_of(transform) -> dict:
     return {k: v for k, v in vars(transform).items() if not k.startswith("_") and k not in ("training", "last_boxes")}
 
 
-@pytest.mark.parametrize("config", ["maco_lite0", "maco_multicrop_lite0", "fourier_multicrop_lite0", "channels_redirect_lite0",
+@pytest.mark.parametrize("config", ["maco_lite0", "maco_multicrop_lite0", "fourier_lite0", "channels_redirect_lite0",
                                     "accentuate_lite0"])
 def test_experiment_configs_parse_and_build(config):
     from lit_actmax.augment import MultiCrop, Noise
@@ -228,14 +228,19 @@ def test_experiment_configs_parse_and_build(config):
         assert PerUnitGradNorm in callbacks and module.size == (256, 256)
     if config == "channels_redirect_lite0":
         assert {RedirectReLU, PerUnitGradNorm} <= callbacks
-    if config == "fourier_multicrop_lite0":  # the YAML spelling of lucid_multicrop_transforms(): same steps, same settings
-        from lit_actmax.augment import lucid_multicrop_transforms
+    if config == "fourier_lite0":  # the quickstart without crops: the library's default transforms
+        from lit_actmax.augment import lucid_transforms
         from lit_actmax.params import Fourier
 
         assert isinstance(module.param, Fourier)
-        built, expected = module.transforms.transforms, lucid_multicrop_transforms().transforms
-        assert [type(t) for t in built] == [type(t) for t in expected]
-        assert all(vars_of(a) == vars_of(b) for a, b in zip(built, expected)), [vars_of(t) for t in built]
+        assert same_transforms(module.transforms, lucid_transforms())
+
+
+def same_transforms(built, expected) -> bool:
+    """Whether two :class:`Compose` hold the same transform types in order, with the same settings."""
+    built, expected = built.transforms, expected.transforms
+    return [type(t) for t in built] == [type(t) for t in expected] and all(
+        vars_of(a) == vars_of(b) for a, b in zip(built, expected))
 
 
 @pytest.mark.parametrize("fragment", ["transparency", "redirect_relu", "grad_norm"])

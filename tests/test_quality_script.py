@@ -53,7 +53,8 @@ def test_without_a_judge_the_transfer_column_is_left_out(tmp_path):
 def test_the_panel_can_be_rendered_by_several_methods(tmp_path):
     quality = load_script()
     out = tmp_path / "quality.md"
-    assert quality.main(["--quick", "--out", str(out), "--seeds", "0", "--panel-methods", "fourier", "maco+crops"]) == 0
+    assert quality.main(["--quick", "--out", str(out), "--seeds", "0", "--panel-methods", quality.DEFAULT_METHOD,
+                         "maco+crops"]) == 0
     text = out.read_text()
     assert "## B. The default method on 2 classes" in text and "## B2. maco+crops on the same 2 classes" in text
     assert text.count("| 5 | class_5 |") == 2
@@ -76,9 +77,10 @@ def test_maco_sweep_quick_run_prints_a_row_per_variant(capsys, tmp_path):
     assert sweep.main(["--quick", "--only", "pixel", "--out", str(out)]) == 0
     assert out.read_text().count("`python scripts/maco_sweep.py --quick") == 2
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line]
-    rows = rows[:12]  # the first run's table
+    rows = rows[:13]  # the first run's table
     names = [row.split(" | ")[0][2:] for row in rows[1:]]
-    assert names[:3] == ["pixel", "fourier", "maco"] and "maco + mean colour" in names and len(names) == 11
+    assert names[:3] == ["pixel", "fourier", "maco"] and "maco + mean colour" in names and len(names) == 12
+    assert rows[-1].startswith("| maco, reference start, NAdam 1.0 | NAdam 1 |") and "| Adam 0.05 |" in rows[1]
     assert all(len(re.findall(r"-?\d+\.\d+", row)) >= 3 for row in rows[1:])
 
 
@@ -87,3 +89,57 @@ def test_maco_sweep_only_takes_exact_names_or_prefixes():
     assert sweep.selected("maco", ["maco"]) and not sweep.selected("maco lr 0.1", ["maco"])
     assert sweep.selected("maco lr 0.1", ["maco*"]) and sweep.selected("maco", ["maco*"])
     assert sweep.selected("pixel", ["fourier", "pixel"]) and not sweep.selected("fourier", ["pixel"])
+
+
+def test_the_quickstart_is_the_default_method_part_b_checks():
+    """configs/quickstart.yaml spells out the method scripts/quality.py checks in part B (its DEFAULT_METHOD)."""
+    from test_maco import same_transforms
+
+    from lit_actmax.cli import ActMaxCLI
+
+    quality = load_script()
+    method = quality.method_named(quality.DEFAULT_METHOD)
+    module = ActMaxCLI(args=["--config", str(ROOT / "configs" / "quickstart.yaml")], run=False).model
+    assert type(module.param) is type(method.param())
+    assert module.optimizer_factory(module.param.parameters()).defaults["lr"] == method.lr
+    assert same_transforms(module.transforms, method.transforms())
+
+
+def test_maco_reference_start_keeps_the_phase_at_unit_deviation_and_the_magnitude_exact():
+    sweep = load_script("maco_sweep")
+    param = sweep.MacoReferenceStart()
+    param.reset([torch.Generator().manual_seed(s) for s in (0, 1)], 16)
+    phase = param.phases()
+    interior = phase[..., 1:-1]  # columns that the Hermitian constraint leaves as they are
+    assert torch.allclose(interior.std(dim=(1, 2, 3)), torch.ones(2), atol=0.05)
+    image = param.decorrelated()
+    assert torch.allclose(torch.fft.rfft2(image, norm="ortho").abs(), param.magnitude.expand(2, -1, -1, -1), atol=1e-4)
+
+
+def test_phase_swap_keeps_the_half_it_promises():
+    swap = load_script("phase_swap")
+    images = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.2 + 0.4  # no saturation
+    nearest, shape, scrambled = swap.swapped(images, seed=0)
+    maco = swap.Maco()
+    maco.set_image(images)
+    own = swap.spectrum_of(images, maco)
+    for version in (nearest, shape, scrambled):
+        assert version.shape == images.shape and not torch.allclose(version, images, atol=1e-3)
+    # own phase + MACO shape: magnitude proportional to MACO's (DC aside), phase and mean colour its own
+    spectrum = swap.spectrum_of(shape, maco)
+    ratio = (spectrum.abs() / maco.magnitude.clamp(min=1e-12))[..., 1:, 1:]
+    assert torch.allclose(ratio, ratio[:, :1, :1, :1].expand_as(ratio), rtol=1e-3)
+    assert torch.allclose(spectrum[..., 0, 0], own[..., 0, 0], atol=1e-4)
+    assert torch.allclose(torch.angle(spectrum)[..., 1:, 1:-1], torch.angle(own)[..., 1:, 1:-1], atol=1e-3)
+    # own magnitude + random phase: the amplitude spectrum stays
+    assert torch.allclose(swap.spectrum_of(scrambled, maco).abs(), own.abs(), atol=1e-3)
+
+
+def test_phase_swap_quick_run_writes_a_row_per_group(tmp_path):
+    swap = load_script("phase_swap")
+    out = tmp_path / "swap.md"
+    assert swap.main(["--quick", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "`python scripts/phase_swap.py --quick" in text and "| own magnitude, random phase |" in text
+    rows = [line for line in text.splitlines() if line.startswith("| tiny ")]
+    assert len(rows) == 2 and all(len(re.findall(r"-?\d+\.\d+", row)) >= 4 for row in rows)  # ratios when > 0
