@@ -1,10 +1,10 @@
 """Why does MACO trail pixel images on lite0 channels? Render the channels of ``scripts/quality.py`` with MACO
 variants that each relax one of its constraints, beside the pixel and Fourier references, and print a table.
 
-Variants: the shipped spectrum at several learning rates; the spectrum tilted flatter by ``f ** tilt`` (more
-energy in fine textures); a higher contrast; a learnable mean colour (MACO fixes the DC term to mid grey);
-no phase standardization; the reference code's start (phase ~ N(0, 1) kept at standard deviation 1) with
-its optimizer (NAdam, lr 1). Same steps, seeds, transforms and robust score (16 random views) as quality.py part A.
+Variants of MACO as quality.py renders it (NAdam 1.0, the authors' optimizer): Adam at several learning rates;
+the spectrum tilted flatter by ``f ** tilt`` (more energy in fine textures); a higher contrast; a learnable mean
+colour (MACO fixes the DC term to mid grey); no phase standardization; the authors' code's start (phase ~ N(0, 1)
+kept at standard deviation 1). Same steps, seeds, transforms and robust score (16 random views) as quality.py part A.
 
     python scripts/maco_sweep.py              # lite0, seeds 0 1 2, about 3 minutes on 2 CPU cores
     python scripts/maco_sweep.py --layer _blocks.15 --channels 3 50 --only pixel fourier "maco + *"
@@ -15,12 +15,13 @@ its optimizer (NAdam, lr 1). Same steps, seeds, transforms and robust score (16 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -29,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402  (the sibling script: render, judge, methods)
 
 from lit_actmax import Channel  # noqa: E402
-from lit_actmax.augment import lucid_transforms  # noqa: E402
 from lit_actmax.params import Maco, _squash, decorrelated_to_rgb, fft_frequencies  # noqa: E402
 from lit_actmax.spectrum import Spectrum, load_spectrum, magnitude_slope, save_spectrum  # noqa: E402
 
@@ -53,7 +53,7 @@ class MacoReferenceStart(Maco):
     """MACO started as the authors' PyTorch code (Horama) starts it: phase parameters ~ N(0, 1), used standardized
     to mean 0 and standard deviation 1 (this class keeps them so; :class:`Maco` maps them back to its uniform
     start). Phases with a standard deviation of 1 radian stay partly aligned, which adds a fixed peaked component
-    to every image."""
+    to every image: bright corners (the peak at pixel (0, 0), wrapped around), visible in the final images."""
 
     def reset(self, generators: Sequence[torch.Generator], size) -> None:
         super().reset(generators, size)
@@ -75,20 +75,24 @@ def tilted_spectrum(tilt: float, folder: Path) -> tuple[str, float]:
 
 
 def variants(folder: Path) -> list[quality.Method]:
-    """The reference methods of quality.py and the MACO variants, each a :class:`quality.Method`."""
+    """The reference methods of quality.py and the MACO variants, each a :class:`quality.Method`. A variant
+    changes one thing of quality.py's ``maco`` (shipped spectrum, NAdam 1.0, Lucid transforms)."""
+    maco = quality.method_named("maco")
     methods = [m for m in quality.METHODS if m.name in ("pixel", "fourier", "maco")]
-    for lr in (0.1, 1.0):
-        methods.append(quality.Method(f"maco lr {lr}", lambda: Maco(), lr, lucid_transforms))
+
+    def like_maco(name: str, param: Callable[[], Maco], **changes) -> quality.Method:
+        return dataclasses.replace(maco, name=name, param=param, note="", **changes)
+
+    for lr in (0.1, 0.5, 1.0):
+        methods.append(like_maco(f"maco, Adam {lr}", Maco, lr=lr, optimizer=torch.optim.Adam))
     for tilt in (0.25, 0.5, 1.0):
         path, slope = tilted_spectrum(tilt, folder)
-        methods.append(quality.Method(f"maco tilt {tilt} (slope {slope:.2f})", lambda p=path: Maco(p), 0.5,
-                                      lucid_transforms))
+        methods.append(like_maco(f"maco tilt {tilt} (slope {slope:.2f})", lambda p=path: Maco(p)))
     methods += [
-        quality.Method("maco contrast 1.5", lambda: Maco(contrast=1.5), 0.5, lucid_transforms),
-        quality.Method("maco + mean colour", lambda: MacoMeanColour(), 0.5, lucid_transforms),
-        quality.Method("maco, raw phase, lr 0.1", lambda: Maco(normalize_phase=False), 0.1, lucid_transforms),
-        quality.Method("maco, reference start, NAdam 1.0", lambda: MacoReferenceStart(), 1.0, lucid_transforms,
-                       optimizer=torch.optim.NAdam),
+        like_maco("maco contrast 1.5", lambda: Maco(contrast=1.5)),
+        like_maco("maco + mean colour", MacoMeanColour),
+        like_maco("maco, raw phase, Adam 0.1", lambda: Maco(normalize_phase=False), lr=0.1, optimizer=torch.optim.Adam),
+        like_maco("maco, reference start", MacoReferenceStart),
     ]
     return methods
 

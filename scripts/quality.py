@@ -79,9 +79,10 @@ METHODS = [
     Method("fourier", lambda: Fourier(), 0.05, lucid_transforms, note="Lucid decorrelated Fourier, Adam 0.05"),
     Method("fourier+crops", lambda: Fourier(), 0.05, lucid_multicrop_transforms, forwards_per_step=2,
            note=f"fourier {CROPS_NOTE} (default: the quickstart's)"),
-    Method("maco", lambda: Maco(), 0.5, lucid_transforms, note="phase only, shipped spectrum, Adam 0.5"),
-    Method("maco+crops", lambda: Maco(), 0.5, lucid_multicrop_transforms, forwards_per_step=2,
-           note=f"maco {CROPS_NOTE}"),
+    Method("maco", lambda: Maco(), 1.0, lucid_transforms, optimizer=torch.optim.NAdam,
+           note="phase only, shipped spectrum, NAdam 1.0 (the authors' optimizer)"),
+    Method("maco+crops", lambda: Maco(), 1.0, lucid_multicrop_transforms, forwards_per_step=2,
+           optimizer=torch.optim.NAdam, note=f"maco {CROPS_NOTE}"),
 ]
 #: The quickstart's method (``configs/quickstart.yaml``; a test checks they agree), which part B checks.
 DEFAULT_METHOD = "fourier+crops"
@@ -375,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "## A. Parameterizations at equal steps", "",
         f"Every method renders the classes {classes} (class logit of `{backbone}`) and "
         + " and ".join(f"channels {c} of `{layer}`" for layer, c in layer_channels)
-        + f" (mean channel activation) at {args.size} px for {args.steps} Adam steps, with seeds {args.seeds} and Lucid's "
+        + f" (mean channel activation) at {args.size} px for {args.steps} optimizer steps (Adam; NAdam for MACO), with seeds {args.seeds} and Lucid's "
         "transforms (pad 12, jitter 8, scale 0.9-1.1, rotate +-10, jitter 4). Each final image is judged on "
         f"{args.views} random views (shift +-10%, zoom 0.8-1.2, rotation +-10 degrees): *robust* score = the target's "
         "mean over the views; *top-1 rate* = fraction of views where lite0's top class is the target. Spectrum slope: "

@@ -221,7 +221,8 @@ def test_experiment_configs_parse_and_build(config):
     module, callbacks = cli.model, {type(c) for c in cli.trainer.callbacks}
     if config.startswith("maco"):
         assert isinstance(module.param, Maco) and Transparency in callbacks
-        assert module.optimizer_factory(module.param.parameters()).defaults["lr"] == 0.5
+        optimizer = module.optimizer_factory(module.param.parameters())
+        assert isinstance(optimizer, torch.optim.NAdam) and optimizer.defaults["lr"] == 1.0
     if config == "maco_multicrop_lite0":
         crop, noise = module.transforms.transforms
         assert isinstance(crop, MultiCrop) and isinstance(noise, Noise) and crop.crops == 4 and crop.end == (0.25, 0.5)

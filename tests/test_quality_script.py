@@ -77,10 +77,11 @@ def test_maco_sweep_quick_run_prints_a_row_per_variant(capsys, tmp_path):
     assert sweep.main(["--quick", "--only", "pixel", "--out", str(out)]) == 0
     assert out.read_text().count("`python scripts/maco_sweep.py --quick") == 2
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line]
-    rows = rows[:13]  # the first run's table
+    rows = rows[:14]  # the first run's table
     names = [row.split(" | ")[0][2:] for row in rows[1:]]
-    assert names[:3] == ["pixel", "fourier", "maco"] and "maco + mean colour" in names and len(names) == 12
-    assert rows[-1].startswith("| maco, reference start, NAdam 1.0 | NAdam 1 |") and "| Adam 0.05 |" in rows[1]
+    assert names[:3] == ["pixel", "fourier", "maco"] and "maco + mean colour" in names and len(names) == 13
+    assert rows[-1].startswith("| maco, reference start | NAdam 1 |") and "| Adam 0.05 |" in rows[1]
+    assert "| maco, Adam 0.5 | Adam 0.5 |" in "\n".join(rows)
     assert all(len(re.findall(r"-?\d+\.\d+", row)) >= 3 for row in rows[1:])
 
 
