@@ -31,6 +31,7 @@ __all__ = [
     "Maco",
     "hermitian_part",
     "hermitian_phase",
+    "rfft2_energy",
 ]
 
 #: Square root of the colour correlation of ImageNet images (Lucid), columns normalized below.
@@ -249,6 +250,17 @@ def hermitian_part(spectrum: torch.Tensor, width: int, sign: float = 1.0) -> tor
     return torch.where(columns, 0.5 * (spectrum + sign * spectrum[..., neg, :]), spectrum)
 
 
+def rfft2_energy(spectrum: torch.Tensor, width: int) -> torch.Tensor:
+    """(..., h, w // 2 + 1) ``rfft2`` coefficients (complex, or their magnitudes) of images ``width`` wide -> (...)
+    sum of squared magnitudes over the full spectrum (each column counted twice where its mirror is implied).
+    With ``norm="ortho"`` this is the images' sum of squares over pixels (Parseval)."""
+    weight = torch.full((spectrum.shape[-1],), 2.0, dtype=spectrum.abs().dtype, device=spectrum.device)
+    weight[0] = 1.0
+    if width % 2 == 0:
+        weight[-1] = 1.0
+    return (spectrum.abs().pow(2) * weight).sum(dim=(-2, -1))
+
+
 def hermitian_phase(phase: torch.Tensor, width: int) -> torch.Tensor:
     """The odd part of a phase in the self-conjugate columns (see :func:`hermitian_part`): with it, ``irfft2``
     uses every coefficient as given, so the result's ``rfft2`` magnitude is exactly the prescribed one.
@@ -308,11 +320,7 @@ class Maco(ImageParam):
         mag = resample_magnitude(self._spectrum.magnitude.double(), (h, w))
         mag = hermitian_part(mag, w)
         mag[:, 0, 0] = 0.0
-        weight = torch.full((mag.shape[-1],), 2.0, dtype=mag.dtype)
-        weight[0] = 1.0
-        if w % 2 == 0:
-            weight[-1] = 1.0
-        variance = (mag.pow(2) * weight).sum() / (3 * h * w)  # Parseval (norm="ortho"): mean of x^2 over pixels
+        variance = rfft2_energy(mag, w).sum() / (3 * h * w)  # Parseval (norm="ortho"): mean of x^2 over pixels
         return (mag * (self.contrast / variance.sqrt())).float()
 
     def _set_size(self, size: tuple[int, int]) -> None:
@@ -358,10 +366,15 @@ class Maco(ImageParam):
     def forward(self) -> torch.Tensor:
         return _squash(decorrelated_to_rgb(self.decorrelated(), self.color), self.activation)
 
+    def spectrum_of(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) images in [0, 1] -> their (N, 3, H, W // 2 + 1) complex ``rfft2`` (norm "ortho") in this
+        parameterization's space: unsquashed, decorrelated colour. Its phase is what :meth:`set_image` keeps."""
+        x = _unsquash(images.to(self.phase.device, torch.float32), self.activation)
+        return torch.fft.rfft2(rgb_to_decorrelated(x, self.color), norm="ortho")
+
     @torch.no_grad()
     def set_image(self, images: torch.Tensor) -> None:
         """Keep the phase of (N, 3, H, W) images in [0, 1]; their magnitude is replaced by the prescribed one."""
-        x = _unsquash(images.to(self.phase.device, torch.float32), self.activation)
-        x = rgb_to_decorrelated(x, self.color)
-        self._set_size((x.shape[-2], x.shape[-1]))
-        self._store_phase(torch.angle(torch.fft.rfft2(x, norm="ortho")))
+        spectrum = self.spectrum_of(images)
+        self._set_size((images.shape[-2], images.shape[-1]))
+        self._store_phase(torch.angle(spectrum))

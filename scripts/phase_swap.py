@@ -31,31 +31,20 @@ import quality  # noqa: E402  (the sibling script: render, judge, methods)
 
 from lit_actmax import Channel, ClassLogit  # noqa: E402
 from lit_actmax.objectives import Objective  # noqa: E402
-from lit_actmax.params import Maco, _squash, _unsquash, decorrelated_to_rgb, hermitian_phase, rgb_to_decorrelated  # noqa: E402
+from lit_actmax.params import Maco, _squash, decorrelated_to_rgb, hermitian_phase, rfft2_energy  # noqa: E402
 
 #: Column titles, in order, after the original image's score.
 SWAPS = ["own phase, MACO magnitude", "own phase, MACO shape", "own magnitude, random phase"]
 
 
-def spectrum_of(images: torch.Tensor, maco: Maco) -> torch.Tensor:
-    """(N, 3, H, W) in [0, 1] -> (N, 3, H, W // 2 + 1) complex spectrum in MACO's decorrelated colour space."""
-    return torch.fft.rfft2(rgb_to_decorrelated(_unsquash(images.float(), maco.activation), maco.color), norm="ortho")
-
-
 def image_of(spectrum: torch.Tensor, size: tuple[int, int], maco: Maco) -> torch.Tensor:
-    """Inverse of :func:`spectrum_of`: (N, 3, H, W) in [0, 1]."""
+    """Inverse of :meth:`Maco.spectrum_of`: (N, 3, H, W) in [0, 1]."""
     return _squash(decorrelated_to_rgb(torch.fft.irfft2(spectrum, s=size, norm="ortho"), maco.color), maco.activation)
 
 
 def energy(spectrum: torch.Tensor, width: int) -> torch.Tensor:
-    """(N, 3, h, w // 2 + 1) -> (N,) sum of squared magnitudes over the full spectrum (rfft2 columns counted twice
-    where their mirror is implied), without the DC term: the image's variance times its pixel count."""
-    weight = torch.full((spectrum.shape[-1],), 2.0)
-    weight[0] = 1.0
-    if width % 2 == 0:
-        weight[-1] = 1.0
-    power = spectrum.abs().pow(2) * weight
-    return power.sum(dim=(1, 2, 3)) - spectrum[..., 0, 0].abs().pow(2).sum(1)
+    """(N, 3, h, w // 2 + 1) -> (N,) the images' sum of squares over pixels without the mean colour (DC) part."""
+    return rfft2_energy(spectrum, width).sum(1) - spectrum[..., 0, 0].abs().pow(2).sum(1)
 
 
 @torch.no_grad()
@@ -65,7 +54,7 @@ def swapped(images: torch.Tensor, seed: int) -> list[torch.Tensor]:
     maco.set_image(images)
     nearest = maco()
     size = (images.shape[-2], images.shape[-1])
-    own = spectrum_of(images, maco)
+    own = maco.spectrum_of(images)
     phase = own.angle()
     scale = (energy(own, size[1]) / energy(maco.magnitude.unsqueeze(0), size[1])).sqrt().view(-1, 1, 1, 1)
     shape = torch.polar(maco.magnitude * scale, hermitian_phase(phase, size[1]))

@@ -48,3 +48,13 @@ def test_fourier_gradient_reaches_the_spectrum():
 def test_bad_activation_is_refused():
     with pytest.raises(ValueError, match="activation"):
         Pixel(activation="tanh")
+
+
+@pytest.mark.parametrize("width", [16, 15])
+def test_rfft2_energy_is_the_sum_of_squares_over_pixels(width):
+    from lit_actmax.params import rfft2_energy
+
+    x = torch.randn(2, 3, 12, width, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    spectrum = torch.fft.rfft2(x, norm="ortho")
+    torch.testing.assert_close(rfft2_energy(spectrum, width), x.pow(2).sum(dim=(-2, -1)))
+    torch.testing.assert_close(rfft2_energy(spectrum.abs(), width), x.pow(2).sum(dim=(-2, -1)))
