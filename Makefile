@@ -5,7 +5,7 @@ CONSTRAINTS ?= constraints.txt
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean-venv
+.PHONY: demo test test-fast lint install clean-venv
 
 install: $(STAMP)
 
@@ -17,11 +17,22 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 demo: $(STAMP)
 	$(BIN)/lit-actmax fit --config configs/quickstart.yaml
 
+# Both test targets lint first (ruff's findings fail them) and list the 15 slowest tests at the end.
 # pytest exits 5 when it collects no test: that is a failure of the suite, say so.
-test: $(STAMP)
+PYTEST = $(BIN)/python -m pytest --durations=15
+NO_TESTS_FAILS = rc=$$?; if [ $$rc -eq 5 ]; then echo "make $@: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+lint: $(STAMP)
+	$(BIN)/ruff check lit_actmax tests scripts
+
+# The whole suite, as CI runs it (.ci/run).
+test: lint
 	-@sh scripts/ensure_chromium.sh  # best effort, for the gallery's browser test; never fails
-	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+	$(PYTEST) $(PYTEST_ARGS); $(NO_TESTS_FAILS)
+
+# The daily loop: everything but the tests marked slow (several processes, the real models, the scripts).
+test-fast: lint
+	$(PYTEST) -m "not slow" $(PYTEST_ARGS); $(NO_TESTS_FAILS)
 
 clean-venv:
 	rm -rf $(VENV)

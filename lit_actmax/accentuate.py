@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import ConfigError
 from .objectives import RenderBatch, channels_first
 from .params import as_size
 from .regularizers import Regularizer
+
+if TYPE_CHECKING:
+    from .renderer import Renderer
 
 __all__ = ["load_image", "ImageDistance"]
 
@@ -71,15 +75,15 @@ class ImageDistance(Regularizer):
         self._seed: torch.Tensor | None = None  # (1, 3, H, W)
         self._seed_acts: torch.Tensor | None = None
 
-    def bind(self, module: Any) -> None:
-        """Load the seed image (and its activations at ``layer``) for ``module``; called by the module's setup."""
-        path = self.image_path or getattr(module, "init_image", None)
+    def bind(self, renderer: Renderer) -> None:
+        """Load the seed image (and its activations at ``layer``) for ``renderer``; called by ``Renderer.attach``."""
+        path = self.image_path or renderer.init_image
         if path is None:
-            raise ValueError("ImageDistance needs an image: set its `image` or the module's `init_image`.")
-        self._seed = load_image(path, module.size).to(module.device)
+            raise ConfigError("ImageDistance needs an image: set its `image` or the module's `init_image`.")
+        self._seed = load_image(path, renderer.size).to(renderer.device)
         if self.layer is not None:
             with torch.no_grad():
-                acts = module.probe(module._to_model_input(self._seed))[self.layer].float()
+                acts = renderer.probe(renderer.to_model_input(self._seed))[self.layer].float()
             self._seed_acts = self._reduce(acts)
 
     def _reduce(self, acts: torch.Tensor) -> torch.Tensor:
@@ -106,7 +110,7 @@ class ImageDistance(Regularizer):
         acts = self._reduce(batch.acts[self.layer].float())
         seed = self._seed_acts.to(acts.device)
         if acts.shape[1:] != seed.shape[1:]:
-            raise ValueError(
+            raise ConfigError(
                 f"ImageDistance(layer={self.layer!r}, pooled=False) compares {tuple(acts.shape[1:])} activations with "
                 f"the seed's {tuple(seed.shape[1:])}: use pooled=True with crops or padding."
             )

@@ -17,6 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import ConfigError
+from .image_ops import affine_matrices, warp
+
 __all__ = [
     "Transform",
     "Compose",
@@ -26,7 +29,6 @@ __all__ = [
     "RandomRotate",
     "RandomAffine",
     "lucid_transforms",
-    "affine_warp",
     "uniform",
     "choice",
     "Scheduled",
@@ -48,15 +50,6 @@ def uniform(generator: torch.Generator, low: float, high: float) -> float:
 def choice(generator: torch.Generator, values: Sequence[float]) -> float:
     """One element of ``values``, uniformly, from ``generator``."""
     return float(values[int(torch.randint(len(values), (), generator=generator))])
-
-
-def affine_warp(images: torch.Tensor, theta: torch.Tensor, fill: float = 0.5, mode: str = "bilinear") -> torch.Tensor:
-    """Warp (B, C, H, W) by per-image affine matrices (B, 2, 3) in normalized coordinates, output same size.
-
-    Positions that come from outside the image take the value ``fill``.
-    """
-    grid = F.affine_grid(theta.to(images.device, images.dtype), list(images.shape), align_corners=False)
-    return F.grid_sample(images - fill, grid, mode=mode, padding_mode="zeros", align_corners=False) + fill
 
 
 class Transform(nn.Module):
@@ -118,20 +111,13 @@ class Jitter(Transform):
         return out.permute(0, 3, 1, 2)
 
 
-def _theta(scale: torch.Tensor, angle_deg: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """(B,) zoom factors, (B,) angles and (B, 2) normalized shifts -> (B, 2, 3) sampling matrices."""
-    angle = angle_deg * (math.pi / 180.0)
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    row0 = torch.stack([cos, -sin, shift[:, 0]], dim=1)
-    row1 = torch.stack([sin, cos, shift[:, 1]], dim=1)
-    return torch.stack([row0, row1], dim=1)
-
-
 class RandomAffine(Transform):
-    """Random zoom, rotation and translation per image in one warp, output the same size.
+    """Random zoom, rotation and translation per image in one warp (:func:`~lit_actmax.image_ops.warp`), output
+    the same size; a per-step augmentation of the views the model sees (the between-epoch motion of the images
+    themselves is :class:`lit_actmax.callbacks.RandomAffineBetweenEpochs`).
 
-    ``scales``: zoom factors to choose from (>1 zooms in); ``degrees``: angles to choose from; ``shift``:
-    largest translation as a fraction of the image side. Outside samples take ``fill``.
+    ``scales``: zoom factors to choose from (>1 zooms in); ``degrees``: angles (counter-clockwise) to choose from;
+    ``shift``: largest translation as a fraction of the image side. Outside samples take ``fill``.
     """
 
     def __init__(
@@ -144,10 +130,11 @@ class RandomAffine(Transform):
     def forward(self, images: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
         scale = torch.tensor([choice(g, self.scales) for g in generators])
         angle = torch.tensor([choice(g, self.degrees) for g in generators])
-        shift = torch.tensor([[uniform(g, -self.shift, self.shift) * 2 for _ in range(2)] for g in generators]).view(-1, 2)
+        # the draw is the view's offset; the picture moves the other way
+        shift = torch.tensor([[-uniform(g, -self.shift, self.shift) for _ in range(2)] for g in generators]).view(-1, 2)
         if bool((scale == 1).all() and (angle == 0).all() and (shift == 0).all()):
             return images
-        return affine_warp(images, _theta(scale, angle, shift), fill=self.fill)
+        return warp(images, affine_matrices(shift, angle, scale), fill=self.fill)
 
 
 class RandomScale(RandomAffine):
@@ -182,7 +169,7 @@ def per_row_generators(images: torch.Tensor, generators: Sequence[torch.Generato
     if rows == len(generators) or not generators:
         return generators
     if rows % len(generators):
-        raise ValueError(f"{rows} augmented images cannot be split among {len(generators)} source images.")
+        raise ConfigError(f"{rows} augmented images cannot be split among {len(generators)} source images.")
     k = rows // len(generators)
     children = []
     for g in generators:
@@ -199,7 +186,7 @@ def schedule(start: float, end: float, progress: float, kind: str = "linear") ->
     if kind == "cosine":
         t = 0.5 * (1 - math.cos(math.pi * t))
     elif kind != "linear":
-        raise ValueError(f"schedule must be 'linear', 'cosine' or 'constant', not {kind!r}.")
+        raise ConfigError(f"schedule must be 'linear', 'cosine' or 'constant', not {kind!r}.")
     return start + (end - start) * t
 
 
@@ -235,12 +222,12 @@ class MultiCrop(Scheduled):
     ) -> None:
         super().__init__()
         if crops < 1:
-            raise ValueError(f"crops must be at least 1, got {crops}.")
+            raise ConfigError(f"crops must be at least 1, got {crops}.")
         for name, box in (("start", start), ("end", end)):
             if len(box) != 2 or not 0 < box[0] <= box[1] <= 1:
-                raise ValueError(f"{name} must be a range (low, high) with 0 < low <= high <= 1, got {list(box)}.")
+                raise ConfigError(f"{name} must be a range (low, high) with 0 < low <= high <= 1, got {list(box)}.")
         if schedule not in ("linear", "cosine", "constant"):
-            raise ValueError(f"schedule must be 'linear', 'cosine' or 'constant', not {schedule!r}.")
+            raise ConfigError(f"schedule must be 'linear', 'cosine' or 'constant', not {schedule!r}.")
         self.crops, self.size = int(crops), (None if size is None else int(size))
         self.start, self.end = (float(start[0]), float(start[1])), (float(end[0]), float(end[1]))
         self.schedule = schedule
@@ -254,7 +241,7 @@ class MultiCrop(Scheduled):
     def forward(self, images: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
         b, c, h, w = images.shape
         if len(generators) != b:
-            raise ValueError(f"MultiCrop got {b} images but {len(generators)} generators; put it after other crops.")
+            raise ConfigError(f"MultiCrop got {b} images but {len(generators)} generators; put it after other crops.")
         low, high = self.box_range()
         side = min(h, w)
         out = self.size or side
@@ -286,7 +273,7 @@ class Noise(Transform):
     def __init__(self, std: float = 0.05, uniform: float = 0.05) -> None:
         super().__init__()
         if std < 0 or uniform < 0:
-            raise ValueError(f"Noise std and uniform must be >= 0, got {std} and {uniform}.")
+            raise ConfigError(f"Noise std and uniform must be >= 0, got {std} and {uniform}.")
         self.std, self.uniform = float(std), float(uniform)
 
     def forward(self, images: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:

@@ -2,8 +2,8 @@
 
 Memory of a step grows linearly with the number of images ``n`` it optimizes: ``bytes(n) = fixed + n * per_image``
 (activations kept for backward, image parameters, their gradients and optimizer state; the frozen backbone's
-weights are fixed). :func:`step_memory` measures one real step (forward, backward, optimizer step) of an
-:class:`~lit_actmax.module.ActMaxModule`:
+weights are fixed). :func:`step_memory` measures one real step (forward, backward, optimizer step) of a
+:class:`~lit_actmax.renderer.Renderer`:
 
 - on CUDA: the peak of ``torch.cuda.max_memory_allocated`` above what was allocated before the step;
 - on the CPU: the bytes of the tensors autograd saves for backward (unique storages) plus the image parameters,
@@ -12,29 +12,25 @@ weights are fixed). :func:`step_memory` measures one real step (forward, backwar
 
 :func:`largest_batch_size` measures two batch sizes, fits the line and returns the largest ``n`` whose step fits
 ``memory_fraction`` of the free memory (on CUDA it then runs that step, and steps down on out-of-memory).
-:class:`LargestBatch` does this as a callback before the module splits its units into groups; with several
-processes every rank takes the smallest choice, so ranks stay in step.
+:class:`~lit_actmax.callbacks.LargestBatch` does this as a callback before the module splits its units into groups.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator, Sequence
 
-import pytorch_lightning as pl
 import torch
-from pytorch_lightning.utilities import rank_zero_info
 
-from .seeding import STREAM_INIT, unit_generators
+from .errors import ConfigError
+from .optim import OptimizerFactory
+from .renderer import Renderer
+from .unit_schedule import UnitImage
 
-if TYPE_CHECKING:
-    from .module import ActMaxModule
-
-__all__ = ["SavedTensorMeter", "StepMemory", "step_memory", "free_memory", "largest_batch_size", "LargestBatch"]
+__all__ = ["SavedTensorMeter", "StepMemory", "step_memory", "free_memory", "largest_batch_size"]
 
 
 class SavedTensorMeter:
@@ -79,30 +75,28 @@ def _tensor_bytes(tensors: Iterator[Any]) -> int:
     return sum(t.numel() * t.element_size() for t in tensors if isinstance(t, torch.Tensor))
 
 
-def step_memory(module: "ActMaxModule", images: int, precision: Any = None) -> StepMemory:
-    """Run one real step of ``module`` on ``images`` images (its first units, cycled) and measure its memory.
+def step_memory(renderer: Renderer, optimizer_factory: OptimizerFactory, units: Sequence[int], images: int,
+                precision: Any = None) -> StepMemory:
+    """Run one real step of ``renderer`` on ``images`` images (of ``units``, cycled) and measure its memory.
 
-    The module's current group, image parameters and gradients are restored afterwards. ``precision`` is a
-    Lightning precision plugin whose ``train_step_context`` wraps the forward (e.g. bf16 autocast).
+    The renderer's current group (its images, their gradients and shape) is restored afterwards. ``precision`` is
+    a Lightning precision plugin whose ``train_step_context`` wraps the forward (e.g. bf16 autocast).
     """
-    device = next(module.param.parameters()).device
-    saved = (module.groups, module.group_index, [p.data for p in module.param.parameters()],
-             module.param.size, module.param.count)
-    units = list(itertools.islice(itertools.cycle(module.units_all), images))
-    items = [(u, 0, True) for u in units]
-    module.groups, module.group_index = [items], 0
+    param = renderer.param
+    device = renderer.device
+    saved = (renderer.items, [p.data for p in param.parameters()], param.size, param.count)
     cuda = device.type == "cuda"
     try:
-        module.param.reset(unit_generators(module.seed, units, [0] * images, STREAM_INIT), module.size)
-        params = list(module.param.parameters())
-        optimizer = module.optimizer_factory(params)
+        renderer.start([UnitImage(u, 0, True) for u in itertools.islice(itertools.cycle(units), images)])
+        params = list(param.parameters())
+        optimizer = optimizer_factory(params)
         if cuda:
             torch.cuda.synchronize(device)
             torch.cuda.reset_peak_memory_stats(device)
             baseline = torch.cuda.memory_allocated(device)
         context = precision.train_step_context() if precision is not None else contextlib.nullcontext()
         with SavedTensorMeter() as meter, context:
-            loss = -module.total_objective(module.render_batch(module.param(), 0)).sum()
+            loss = renderer.loss(0).loss
         loss.backward()
         optimizer.step()
         state = _tensor_bytes(v for s in optimizer.state.values() for v in s.values())
@@ -111,10 +105,10 @@ def step_memory(module: "ActMaxModule", images: int, precision: Any = None) -> S
         del loss, optimizer
         return StepMemory(images, meter.bytes, own + state, peak)
     finally:
-        module.groups, module.group_index = saved[0], saved[1]
-        for p, data in zip(module.param.parameters(), saved[2]):
+        renderer.items = saved[0]
+        for p, data in zip(param.parameters(), saved[1]):
             p.data, p.grad = data, None
-        module.param.size, module.param.count = saved[3], saved[4]
+        param.size, param.count = saved[2], saved[3]
 
 
 def free_memory(device: torch.device) -> int:
@@ -132,7 +126,10 @@ def free_memory(device: torch.device) -> int:
 
 
 def largest_batch_size(
-    module: "ActMaxModule",
+    renderer: Renderer,
+    optimizer_factory: OptimizerFactory,
+    units: Sequence[int],
+    variants: int = 1,
     budget_bytes: int | None = None,
     memory_fraction: float = 0.8,
     max_batch_size: int = 1024,
@@ -140,63 +137,34 @@ def largest_batch_size(
 ) -> int:
     """The largest number of images per step that fits ``budget_bytes`` (default: ``memory_fraction`` of free memory).
 
-    A multiple of ``module.variants`` (a unit's variants share a batch), at least ``variants``. Raises
-    ``ValueError`` if not even one unit's images fit.
+    A multiple of ``variants`` (a unit's variants share a batch), at least ``variants``. Raises
+    :class:`ConfigError` if not even one unit's images fit.
     """
     if not 0 < memory_fraction <= 1:
-        raise ValueError(f"memory_fraction must be in (0, 1], got {memory_fraction}.")
-    device = next(module.param.parameters()).device
+        raise ConfigError(f"memory_fraction must be in (0, 1], got {memory_fraction}.")
+    device = renderer.device
     budget = int(budget_bytes if budget_bytes is not None else free_memory(device) * memory_fraction)
-    step = module.variants
-    small, large = step_memory(module, step, precision), step_memory(module, 2 * step, precision)
+    step = int(variants)
+
+    def measure(n: int) -> StepMemory:
+        return step_memory(renderer, optimizer_factory, units, n, precision)
+
+    small, large = measure(step), measure(2 * step)
     per_image = max(1, (large.total - small.total) / step)
     fixed = max(0.0, small.total - per_image * step)
     n = int((budget - fixed) // per_image) // step * step
     n = min(n, max(step, max_batch_size // step * step))
     if n < step:
-        raise ValueError(
+        raise ConfigError(
             f"Not even {step} image(s) fit in {budget / 2**20:.0f} MiB ({per_image / 2**20:.1f} MiB per image); "
             "reduce `size` or free memory."
         )
     if device.type == "cuda":  # confirm with a real step; temporaries can exceed the linear estimate
         while n > step:
             try:
-                if step_memory(module, n, precision).total <= budget:
+                if measure(n).total <= budget:
                     break
             except torch.cuda.OutOfMemoryError:
                 torch.cuda.empty_cache()
             n = max(step, int(n * 0.8) // step * step)
     return n
-
-
-class LargestBatch(pl.Callback):
-    """Set the module's ``batch_size`` to the largest that fits memory, before it splits units into groups.
-
-    Args:
-        memory_fraction: share of the free memory a step may use (the rest is headroom).
-        max_batch_size: upper bound (no point in a batch larger than a rank's units).
-        memory_gb: budget in GiB instead of the measured free memory (e.g. for a shared node).
-
-    With several processes every rank measures, then all take the smallest choice. On resume the module keeps
-    the checkpoint's batch size, whatever this picks.
-    """
-
-    def __init__(self, memory_fraction: float = 0.8, max_batch_size: int = 1024, memory_gb: float | None = None) -> None:
-        if not 0 < memory_fraction <= 1:
-            raise ValueError(f"memory_fraction must be in (0, 1], got {memory_fraction}.")
-        self.memory_fraction, self.max_batch_size, self.memory_gb = memory_fraction, int(max_batch_size), memory_gb
-        self.chosen: int | None = None
-
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if stage != "fit":
-            return
-        device = trainer.strategy.root_device
-        pl_module.to(device)
-        units_per_rank = math.ceil(len(pl_module.units_all) / trainer.world_size) * pl_module.variants
-        budget = int(self.memory_gb * 2**30) if self.memory_gb is not None else None
-        n = largest_batch_size(pl_module, budget, self.memory_fraction, min(self.max_batch_size, units_per_rank),
-                               trainer.strategy.precision_plugin)
-        n = int(trainer.strategy.all_gather(torch.tensor(n, device=device)).min())
-        self.chosen = pl_module.batch_size = n
-        pl_module.hparams["batch_size"] = n
-        rank_zero_info(f"LargestBatch: batch_size={n} images per step on {device} (memory_fraction={self.memory_fraction}).")

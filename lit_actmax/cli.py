@@ -1,76 +1,45 @@
-"""The ``lit-actmax`` command: LightningCLI for ``fit``, plus ``layers``.
+"""The ``lit-actmax`` command: ``fit`` (LightningCLI), ``layers``, ``gallery`` and ``examples``.
 
     lit-actmax fit --config configs/quickstart.yaml
-    lit-actmax fit --config configs/trainer/cpu.yaml --config configs/model/lite0_classes.yaml --model.units 0-99
+    lit-actmax fit --config configs/trainer/cpu.yaml --config configs/model/lite0.yaml --model.units 0-99
     lit-actmax layers lite0
+
+Each subcommand imports only what it needs: ``layers`` and ``--help`` start without Lightning.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Sequence
+import warnings
+from typing import Callable, Sequence
 
-import torch
-from pytorch_lightning import LightningModule, Trainer
-from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
+from .errors import ActMaxError
 
-from .examples import examples_command
-from .gallery import gallery_command
-from .models import BackboneError, load_backbone
-from .module import ActMaxModule, ConfigError
-from .probe import ProbeError, list_layers
-from .sharding import ShardError
-from .units import UnitSpecError
+__all__ = ["main", "layers_command", "quiet_expected_warnings", "EXPECTED_WARNINGS"]
 
-__all__ = ["ActMaxCLI", "SaveConfigToRun", "main", "layers_command"]
+USAGE = """usage: lit-actmax {fit,layers,gallery,examples} ...
 
-TRAINER_DEFAULTS = {
-    "num_sanity_val_steps": 0,
-    "use_distributed_sampler": False,
-    "log_every_n_steps": 1,
-}
+Feature visualization by activation maximization, on PyTorch Lightning.
 
+subcommands:
+  fit       render units: lit-actmax fit --config configs/quickstart.yaml (LightningCLI; `fit --help` lists options)
+  layers    list the hookable layers of a backbone: lit-actmax layers lite0 [--size N]
+  gallery   write the HTML gallery of run folders: lit-actmax gallery RUN_DIR [RUN_DIR ...]
+  examples  find dataset examples for a run's units: lit-actmax examples RUN_DIR --images DIR
 
-class SaveConfigToRun(SaveConfigCallback):
-    """Save the resolved config as ``config.yaml`` into the run directory (global rank 0), once."""
-
-    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        pass
-
-    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        run_dir = getattr(pl_module, "run_dir", None)
-        if self.already_saved or run_dir is None:
-            return
-        if trainer.is_global_zero:
-            path = Path(run_dir) / self.config_filename
-            name = self.config_filename if not path.exists() else f"config_resumed_{trainer.current_epoch}.yaml"
-            self.parser.save(self.config, str(Path(run_dir) / name), skip_none=False, overwrite=False, multifile=False)
-            self.save_config(trainer, pl_module, "fit")
-        self.already_saved = True
-
-
-class ActMaxCLI(LightningCLI):
-    """LightningCLI over :class:`ActMaxModule` with the optimizer injected as a factory of image parameters."""
-
-    def __init__(self, args: Sequence[str] | None = None, run: bool = True) -> None:
-        super().__init__(
-            ActMaxModule,
-            trainer_defaults=TRAINER_DEFAULTS,
-            auto_configure_optimizers=False,
-            save_config_callback=SaveConfigToRun,
-            save_config_kwargs={"overwrite": False},
-            parser_kwargs={"prog": "lit-actmax", "description": (
-                "Feature visualization with PyTorch Lightning. Subcommands: fit (render units; LightningCLI), "
-                "layers SPEC (list hookable layers), gallery RUN_DIR (HTML gallery), examples RUN_DIR --images DIR "
-                "(dataset examples).")},
-            args=args,
-            run=run,
-        )
+options:
+  -h, --help  show this message
+  --version   show the version
+"""
 
 
 def layers_command(argv: Sequence[str]) -> int:
+    import torch
+
+    from .models import load_backbone
+    from .probe import list_layers
+
     parser = argparse.ArgumentParser(prog="lit-actmax layers", description="List the hookable layers of a backbone.")
     parser.add_argument("spec", help="backbone spec, e.g. lite0, torchvision:alexnet, my_pkg.models:build")
     parser.add_argument("--size", type=int, default=None, help="input side in pixels (default: the model's)")
@@ -91,7 +60,16 @@ def layers_command(argv: Sequence[str]) -> int:
     return 0
 
 
-USER_ERRORS = (BackboneError, ConfigError, ProbeError, ShardError, UnitSpecError)
+def gallery_command(argv: Sequence[str]) -> int:
+    from .gallery import gallery_command as run
+
+    return run(argv)
+
+
+def examples_command(argv: Sequence[str]) -> int:
+    from .examples import examples_command as run
+
+    return run(argv)
 
 
 #: Warnings that are expected in every run (the backbone is frozen in eval mode on purpose, the step
@@ -108,25 +86,40 @@ EXPECTED_WARNINGS = (
 
 
 def quiet_expected_warnings() -> None:
-    import warnings
-
     for pattern in EXPECTED_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
+
+
+def fit_command(argv: Sequence[str] | None) -> int:
+    """LightningCLI (``fit`` and its options); ``argv`` None reads ``sys.argv``."""
+    from .lightning_cli import ActMaxCLI
+
+    ActMaxCLI(args=argv)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     quiet_expected_warnings()
     explicit = argv is not None
-    argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"layers": layers_command, "gallery": gallery_command, "examples": examples_command}
+    args = list(sys.argv[1:] if argv is None else argv)
+    commands: dict[str, Callable[[Sequence[str]], int]] = {
+        "layers": layers_command, "gallery": gallery_command, "examples": examples_command,
+    }
     try:
-        if argv and argv[0] in commands:
-            return commands[argv[0]](argv[1:])
-        ActMaxCLI(args=argv if explicit else None)
-    except USER_ERRORS as error:
+        if not args or args[0] in ("-h", "--help"):
+            print(USAGE, end="")
+            return 0 if args else 2
+        if args[0] == "--version":
+            from . import __version__
+
+            print(f"lit-actmax {__version__}")
+            return 0
+        if args[0] in commands:
+            return commands[args[0]](args[1:])
+        return fit_command(args if explicit else None)
+    except ActMaxError as error:
         print(f"lit-actmax: error: {error}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .augment import affine_warp, _theta
+from .image_ops import affine_matrices, warp
 from .models import Backbone
 from .objectives import Objective, RenderBatch
 from .probe import LayerProbe
@@ -28,9 +28,9 @@ def random_views(
     generator = torch.Generator().manual_seed(seed)
     scale = torch.empty(b * n).uniform_(*scales, generator=generator)
     angle = torch.empty(b * n).uniform_(-degrees, degrees, generator=generator)
-    shift = torch.empty(b * n, 2).uniform_(-max_shift * 2, max_shift * 2, generator=generator)
+    offset = torch.empty(b * n, 2).uniform_(-max_shift * 2, max_shift * 2, generator=generator)  # normalized units
     repeated = images.repeat_interleave(n, dim=0)
-    views = affine_warp(repeated, _theta(scale, angle, shift), fill=0.5)
+    views = warp(repeated, affine_matrices(offset / -2, angle, scale), fill=0.5)  # the picture moves against the view
     if out_size is not None and views.shape[-1] != out_size:
         views = F.interpolate(views, size=(out_size, out_size), mode="bilinear", align_corners=False, antialias=True)
     return views.view(b, n, *views.shape[1:])

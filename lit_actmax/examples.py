@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from torchmetrics import Metric
 
 from .accentuate import load_image
+from .errors import ConfigError
 from .models import load_backbone
 from .objectives import Channel, ClassLogit, Neuron, Objective, RenderBatch
 from .probe import LayerProbe
@@ -108,7 +109,7 @@ class TopKExamples(Metric):
     def __init__(self, num_units: int, k: int, largest: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if num_units < 1 or k < 1:
-            raise ValueError(f"TopKExamples needs num_units >= 1 and k >= 1, got {num_units} and {k}.")
+            raise ConfigError(f"TopKExamples needs num_units >= 1 and k >= 1, got {num_units} and {k}.")
         self.num_units, self.k, self.largest = int(num_units), int(k), bool(largest)
         self.add_state("values", default=torch.full((num_units, k), float("-inf")), dist_reduce_fx=None)
         self.add_state("ids", default=torch.full((num_units, k), -1, dtype=torch.long), dist_reduce_fx=None)
@@ -116,7 +117,7 @@ class TopKExamples(Metric):
     def update(self, scores: torch.Tensor, ids: torch.Tensor | Sequence[int]) -> None:
         ids = torch.as_tensor(ids, dtype=torch.long, device=self.ids.device).flatten()
         if scores.dim() != 2 or scores.shape[1] != self.num_units or scores.shape[0] != ids.numel():
-            raise ValueError(f"TopKExamples.update needs scores (B, {self.num_units}) and B ids, "
+            raise ConfigError(f"TopKExamples.update needs scores (B, {self.num_units}) and B ids, "
                              f"got {tuple(scores.shape)} and {ids.numel()}.")
         signed = scores.detach().float().to(self.values.device) * (1 if self.largest else -1)
         values = torch.cat([self.values, signed.t()], dim=1)
@@ -171,7 +172,7 @@ def objective_from_text(text: str) -> Objective:
     """``"Channel(features.8)"``, ``"ClassLogit(output)"``, ``"Neuron(blocks.6)"`` (an index's ``objective``)."""
     match = re.fullmatch(r"\s*(\w+)\(\s*([^,()\s]+)\s*\)\s*", text)
     if not match or match.group(1) not in _OBJECTIVES:
-        raise ValueError(f"Cannot score dataset examples for objective {text!r}; pass --objective as "
+        raise ConfigError(f"Cannot score dataset examples for objective {text!r}; pass --objective as "
                          f"{' / '.join(f'{n}(<layer>)' for n in _OBJECTIVES)}.")
     return _OBJECTIVES[match.group(1)](match.group(2))
 
@@ -187,7 +188,7 @@ class ExamplesModule(pl.LightningModule):
                  weights: str | None = "DEFAULT", checkpoint_class: str | None = None, size: int | None = None) -> None:
         super().__init__()
         if not units:
-            raise ValueError("ExamplesModule needs at least one unit.")
+            raise ConfigError("ExamplesModule needs at least one unit.")
         self.loaded = load_backbone(backbone, weights=weights, checkpoint_class=checkpoint_class)
         self.backbone, self.preprocess = self.loaded.model, self.loaded.preprocess
         self.objective = objective
@@ -301,7 +302,7 @@ def _examples(args: argparse.Namespace) -> int:
     index = read_json(index_path)
     config = index.get("config", {})
     if not (args.objective or index.get("objective")) or not (args.backbone or index.get("backbone")):
-        raise ValueError(f"{str(index_path)!r} names no objective or backbone; pass --objective and --backbone.")
+        raise ConfigError(f"{str(index_path)!r} names no objective or backbone; pass --objective and --backbone.")
     objective = objective_from_text(args.objective or index["objective"])
     units = parse_units(args.units) if args.units else sorted({int(r["unit"]) for r in index.get("units", [])})
     devices = int(args.devices) if str(args.devices).isdigit() else args.devices

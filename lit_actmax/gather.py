@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from .errors import ConfigError
+
 __all__ = ["gather_rows", "world_size_of"]
 
 
@@ -30,10 +32,10 @@ def gather_rows(strategy: Any, *tensors: torch.Tensor) -> tuple[torch.Tensor, ..
     padding is dropped afterwards. All other dimensions must agree across ranks. Returns (sum n_r, ...) each.
     """
     if not tensors:
-        raise ValueError("gather_rows needs at least one tensor.")
+        raise ConfigError("gather_rows needs at least one tensor.")
     counts = {t.shape[0] for t in tensors}
     if len(counts) != 1:
-        raise ValueError(f"gather_rows needs tensors with the same number of rows, got {sorted(counts)}.")
+        raise ConfigError(f"gather_rows needs tensors with the same number of rows, got {sorted(counts)}.")
     if world_size_of(strategy) == 1:
         return tuple(tensors)
     n = tensors[0].shape[0]

@@ -1,4 +1,5 @@
-"""Pure tensor image operations for the between-epoch callbacks: blurs, crops, warps. Everything runs on the
+"""Pure tensor image operations for the between-epoch callbacks and the per-step augmentations: blurs, crops,
+warps (the one affine warp of the package: :func:`affine_matrices` and :func:`warp`). Everything runs on the
 images' own device and dtype; images are batches (N, C, H, W) (RGB in [0, 1] unless a caller works in another
 space), and every operation treats each image on its own.
 
@@ -10,6 +11,8 @@ The operations follow the reference tools they stand in for, so seed methods can
 - :func:`bilateral_filter` is OpenCV's ``cv2.bilateralFilter`` on float images (disc window of radius
   ``diameter // 2``, colour distance = sum of absolute channel differences), midnite's ``BilateralTransform``;
 - :func:`norm_crop` / :func:`contribution_crop` are ``act_max_util``'s crops, with NumPy's percentile.
+
+Every operation that reads beyond the image edge takes a ``border`` mode (:data:`BORDERS`, :data:`WARP_BORDERS`).
 """
 
 from __future__ import annotations
@@ -21,8 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import ConfigError
+
 __all__ = [
     "BORDERS",
+    "WARP_BORDERS",
+    "check_border",
     "pad2d",
     "gaussian_kernel1d",
     "gaussian_blur",
@@ -42,36 +49,42 @@ __all__ = [
 BORDERS = ("symmetric", "reflect", "replicate", "circular")
 
 
-def _border_index(n: int, before: int, after: int, mode: str, device: torch.device) -> torch.Tensor:
+def check_border(border: str, choices: Sequence[str] = BORDERS) -> str:
+    """``border`` if it is one of ``choices`` (default :data:`BORDERS`); else a :class:`~lit_actmax.errors.ConfigError`."""
+    if border not in choices:
+        raise ConfigError(f"border must be one of {tuple(choices)}, not {border!r}.")
+    return border
+
+
+def _border_index(n: int, before: int, after: int, border: str, device: torch.device) -> torch.Tensor:
     """Source indices (before + n + after,) of a padded axis of length ``n``; any padding width works."""
     i = torch.arange(-before, n + after, device=device)
-    if mode == "symmetric":
+    check_border(border)
+    if border == "symmetric":
         i = i % (2 * n)
         return torch.where(i >= n, 2 * n - 1 - i, i)
-    if mode == "reflect":
+    if border == "reflect":
         if n == 1:
             return torch.zeros_like(i)
         i = i % (2 * n - 2)
         return torch.where(i >= n, 2 * n - 2 - i, i)
-    if mode == "replicate":
+    if border == "replicate":
         return i.clamp(0, n - 1)
-    if mode == "circular":
-        return i % n
-    raise ValueError(f"border must be one of {BORDERS}, not {mode!r}.")
+    return i % n  # circular
 
 
-def pad2d(images: torch.Tensor, top: int, bottom: int, left: int, right: int, mode: str = "symmetric") -> torch.Tensor:
+def pad2d(images: torch.Tensor, top: int, bottom: int, left: int, right: int, border: str = "symmetric") -> torch.Tensor:
     """Pad (N, C, H, W) by the given widths with a border mode of :data:`BORDERS` (widths may exceed the size)."""
     h, w = images.shape[-2:]
-    rows = _border_index(h, top, bottom, mode, images.device)
-    cols = _border_index(w, left, right, mode, images.device)
+    rows = _border_index(h, top, bottom, border, images.device)
+    cols = _border_index(w, left, right, border, images.device)
     return images.index_select(-2, rows).index_select(-1, cols)
 
 
 def gaussian_kernel1d(sigma: float, truncate: float = 4.0) -> torch.Tensor:
     """SciPy's normalized 1-D Gaussian: radius ``int(truncate * sigma + 0.5)``, float64 (2 * radius + 1,)."""
     if sigma <= 0:
-        raise ValueError(f"sigma must be positive, got {sigma}; use a callback schedule to switch blurring off.")
+        raise ConfigError(f"sigma must be positive, got {sigma}; use a callback schedule to switch blurring off.")
     radius = int(truncate * float(sigma) + 0.5)
     x = torch.arange(-radius, radius + 1, dtype=torch.float64)
     kernel = torch.exp(-0.5 * (x / float(sigma)) ** 2)
@@ -105,7 +118,7 @@ def box_blur(images: torch.Tensor, size: int = 5, border: str = "reflect") -> to
     The window is anchored at its centre (for an even ``size``: ``size // 2`` pixels before, the rest after).
     """
     if int(size) < 1:
-        raise ValueError(f"size must be at least 1 pixel, got {size}.")
+        raise ConfigError(f"size must be at least 1 pixel, got {size}.")
     kernel = torch.full((int(size),), 1.0 / int(size), dtype=torch.float64)
     return _separable(images, kernel, kernel, border)
 
@@ -123,7 +136,7 @@ def bilateral_filter(
     images' units (for [0, 1] images, 0.1 = a tenth of the range; OpenCV's examples use 0-255 units).
     """
     if sigma_color <= 0 or sigma_space <= 0:
-        raise ValueError(f"sigma_color and sigma_space must be positive, got {sigma_color} and {sigma_space}.")
+        raise ConfigError(f"sigma_color and sigma_space must be positive, got {sigma_color} and {sigma_space}.")
     radius = int(diameter) // 2 if int(diameter) > 0 else int(round(1.5 * float(sigma_space)))
     radius = max(radius, 1)
     h, w = images.shape[-2:]
@@ -147,7 +160,7 @@ def bilateral_filter(
 def percentile(values: torch.Tensor, q: float) -> torch.Tensor:
     """Per-row ``q``-th percentile (0-100) of (N, M) values with linear interpolation (NumPy's default) -> (N,)."""
     if not 0 <= q <= 100:
-        raise ValueError(f"percentile must be between 0 and 100, got {q}.")
+        raise ConfigError(f"percentile must be between 0 and 100, got {q}.")
     ordered = values.sort(dim=1).values
     position = q / 100.0 * (values.shape[1] - 1)
     low = int(math.floor(position))
@@ -172,39 +185,52 @@ def contribution_crop(images: torch.Tensor, q: float = 30.0) -> torch.Tensor:
 
 
 def affine_matrices(
-    size: Sequence[int], shift: torch.Tensor, degrees: torch.Tensor, zoom: torch.Tensor
+    shift: torch.Tensor, degrees: torch.Tensor, zoom: torch.Tensor, size: Sequence[int] | None = None
 ) -> torch.Tensor:
-    """Sampling matrices (N, 2, 3) for ``F.affine_grid`` (``align_corners=False``) of the forward transform
-    "translate by ``shift`` (N, 2) pixels (x, y), then rotate by ``degrees`` (N,) about the centre, then zoom by
-    ``zoom`` (N,) about the centre", on images of ``size`` (H, W). Angles are measured clockwise on screen."""
-    h, w = int(size[0]), int(size[1])
-    angle = degrees.double() * (math.pi / 180.0)
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    zoom = zoom.double()
-    # inverse map in centred pixel units: q_in = R^-1 q_out / zoom - shift; normalized u = q / (side / 2)
-    a00, a01 = cos / zoom, sin / zoom * (h / w)
-    a10, a11 = -sin / zoom * (w / h), cos / zoom
-    tx, ty = -2.0 * shift[:, 0].double() / w, -2.0 * shift[:, 1].double() / h
-    # the translation happens first in the forward map, so it is applied last (unrotated) in the inverse
-    row0 = torch.stack([a00, a01, tx], dim=1)
-    row1 = torch.stack([a10, a11, ty], dim=1)
-    return torch.stack([row0, row1], dim=1).float()
+    """Sampling matrices (N, 2, 3) for ``F.affine_grid`` (``align_corners=False``, see :func:`warp`) of the forward
+    transform "translate by ``shift``, then rotate by ``degrees`` about the centre, then zoom by ``zoom`` about the
+    centre".
 
-
-def warp(images: torch.Tensor, theta: torch.Tensor, padding: str | float = 0.0, mode: str = "bilinear") -> torch.Tensor:
-    """Resample (N, C, H, W) with per-image sampling matrices (N, 2, 3); same output size.
-
-    ``padding``: a number (pixels from outside take this value; 0 = black, as OpenCV's ``warpAffine``),
-    ``"border"`` (nearest edge pixel) or ``"reflection"``.
+    ``shift``: (N, 2) translations (x, y) as fractions of the image's width and height (0.5 moves the picture half
+    its width to the right); ``degrees``: (N,) angles, counter-clockwise on screen (as OpenCV's and torchvision's);
+    ``zoom``: (N,) magnifications (> 1 zooms in). ``size``: the images' (H, W), so that a rotation keeps right
+    angles on non-square images; ``None`` rotates in normalized coordinates (the same on square images). The
+    matrices are computed in the dtype of the inputs.
     """
+    angle = degrees * (math.pi / 180.0)
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    # the inverse map (output -> input) in normalized coordinates: u_in = R(-angle) u_out / zoom - 2 shift; the
+    # translation happens first in the forward map, so it comes last (unrotated) in the inverse
+    a01, a10 = -sin, sin
+    if size is not None:
+        h, w = int(size[0]), int(size[1])
+        a01, a10 = a01 * (h / w), a10 * (w / h)
+    row0 = torch.stack([cos, a01, -2.0 * shift[:, 0]], dim=1)
+    row1 = torch.stack([a10, cos, -2.0 * shift[:, 1]], dim=1)
+    return torch.stack([row0, row1], dim=1)
+
+
+#: Border modes of :func:`warp`: ``constant`` (a ``fill`` value), and those :data:`BORDERS` that sampling supports.
+WARP_BORDERS = ("constant", "symmetric", "replicate")
+
+
+def warp(
+    images: torch.Tensor, theta: torch.Tensor, border: str = "constant", fill: float = 0.0, mode: str = "bilinear"
+) -> torch.Tensor:
+    """Resample (N, C, H, W) with per-image sampling matrices (N, 2, 3) (:func:`affine_matrices`); same output size.
+
+    Where a position comes from outside the image, ``border`` (:data:`WARP_BORDERS`) decides its value:
+    ``"constant"`` takes ``fill`` (0 = black, as OpenCV's ``warpAffine``), ``"replicate"`` the nearest edge
+    pixel, ``"symmetric"`` the mirror image about the edge. ``mode``: ``"bilinear"``, ``"bicubic"`` or ``"nearest"``.
+    """
+    check_border(border, WARP_BORDERS)
     theta = theta.to(images.device, images.dtype)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    if isinstance(padding, str):
-        if padding not in ("border", "reflection"):
-            raise ValueError(f"padding must be a number, 'border' or 'reflection', not {padding!r}.")
-        return F.grid_sample(images, grid, mode=mode, padding_mode=padding, align_corners=False)
-    fill = float(padding)
-    return F.grid_sample(images - fill, grid, mode=mode, padding_mode="zeros", align_corners=False) + fill
+    if border == "constant":
+        fill = float(fill)
+        return F.grid_sample(images - fill, grid, mode=mode, padding_mode="zeros", align_corners=False) + fill
+    padding_mode = "reflection" if border == "symmetric" else "border"  # grid_sample's names for these borders
+    return F.grid_sample(images, grid, mode=mode, padding_mode=padding_mode, align_corners=False)
 
 
 @torch.no_grad()
@@ -218,7 +244,7 @@ def input_affine(preprocess: nn.Module, channels: int = 3) -> tuple[torch.Tensor
         x = torch.tensor(list(values), dtype=torch.float32).view(1, channels, 1, 1).expand(1, channels, 2, 2)
         out = preprocess(x.contiguous())
         if out.shape[:2] != (1, channels):
-            raise ValueError("The backbone's preprocessing changes the number of channels; use space='image'.")
+            raise ConfigError("The backbone's preprocessing changes the number of channels; use space='image'.")
         return out[0, :, 0, 0].float().cpu()
 
     shift = run([0.0] * channels)
@@ -226,7 +252,7 @@ def input_affine(preprocess: nn.Module, channels: int = 3) -> tuple[torch.Tensor
     probe = torch.linspace(0.2, 0.8, channels).tolist()
     expected = scale * torch.tensor(probe) + shift
     if not torch.allclose(run(probe), expected, rtol=1e-4, atol=1e-5) or bool((scale == 0).any()):
-        raise ValueError(
+        raise ConfigError(
             "The backbone's preprocessing is not an invertible per-channel affine map (x * scale + shift), so "
             "there is no normalized input space to work in; use space='image'."
         )

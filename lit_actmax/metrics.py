@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torchmetrics import Metric
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from .errors import ConfigError
 from .evaluate import random_views
 from .models import Backbone
 
@@ -42,7 +43,7 @@ __all__ = [
 def _check_units(units: torch.Tensor, num_units: int) -> torch.Tensor:
     units = torch.as_tensor(units, dtype=torch.long).flatten()
     if units.numel() and (int(units.min()) < 0 or int(units.max()) >= num_units):
-        raise ValueError(f"Unit ids must lie in 0-{num_units - 1} for this metric (num_units={num_units}), "
+        raise ConfigError(f"Unit ids must lie in 0-{num_units - 1} for this metric (num_units={num_units}), "
                          f"got {int(units.min())}-{int(units.max())}; build it with a larger num_units.")
     return units
 
@@ -58,7 +59,7 @@ class BestActivation(Metric):
     def __init__(self, num_units: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if num_units < 1:
-            raise ValueError(f"num_units must be positive, got {num_units}.")
+            raise ConfigError(f"num_units must be positive, got {num_units}.")
         self.num_units = int(num_units)
         self.add_state("best", torch.full((self.num_units,), -math.inf), dist_reduce_fx="max")
 
@@ -161,7 +162,7 @@ class Transferability(Metric):
 
     def update(self, logits: torch.Tensor, targets: torch.Tensor) -> None:
         if logits.dim() != 2:
-            raise ValueError(f"Transferability needs (N, K) logits, got shape {tuple(logits.shape)}.")
+            raise ConfigError(f"Transferability needs (N, K) logits, got shape {tuple(logits.shape)}.")
         ranks = target_ranks(logits, targets).to(self.count.device)
         self.top1 += (ranks < 1).sum()
         self.top5 += (ranks < 5).sum()

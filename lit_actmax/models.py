@@ -24,8 +24,12 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from .errors import BackboneError
+
 __all__ = [
     "Backbone",
+    "IMAGENET_CLASSES_FILE",
+    "imagenet_classes",
     "BackboneError",
     "Normalize",
     "ScaleShift",
@@ -41,8 +45,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class BackboneError(ValueError):
-    """A backbone spec that cannot be turned into a model; the message says what to do."""
 
 
 class Normalize(nn.Module):
@@ -115,13 +117,13 @@ def registered_backbones() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def _imagenet_categories() -> list[str] | None:
-    try:
-        from torchvision.models import ResNet50_Weights
+#: The 1000 ImageNet-1k class names in index order (torchvision's list, shipped so lite0 loads without torchvision).
+IMAGENET_CLASSES_FILE = Path(__file__).parent / "data" / "imagenet_classes.txt"
 
-        return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
-    except Exception:  # pragma: no cover - torchvision without metadata
-        return None
+
+def imagenet_classes() -> list[str]:
+    """The ImageNet-1k class names, index ``i`` the name of class ``i``."""
+    return IMAGENET_CLASSES_FILE.read_text(encoding="utf-8").splitlines()
 
 
 def _lite(variant: int) -> Callable[..., Backbone]:
@@ -146,7 +148,7 @@ def _lite(variant: int) -> Callable[..., Backbone]:
             spec=f"lite{variant}",
             input_size=int(EfficientNet.get_image_size(name)),
             min_size=32,
-            class_names=_imagenet_categories(),
+            class_names=imagenet_classes(),
         )
 
     return factory
@@ -173,7 +175,7 @@ def _torchvision(name: str, weights: str | None = "DEFAULT") -> Backbone:
             raise BackboneError(
                 f"torchvision model {name!r} has no weights {weights!r}: use one of {names + ['DEFAULT', None]}."
             ) from None
-    mean, std, input_size, categories = IMAGENET_MEAN, IMAGENET_STD, 224, _imagenet_categories()
+    mean, std, input_size, categories = IMAGENET_MEAN, IMAGENET_STD, 224, imagenet_classes()
     if weights_enum is None:
         # googlenet / inception_v3 want these set explicitly when built without weights
         kwargs = {"init_weights": False, "aux_logits": False} if name in ("googlenet", "inception_v3") else {}

@@ -1,100 +1,56 @@
-"""``ActMaxModule``: the LightningModule that wires backbone, probe, objective, parameterization and augmentation.
+"""``ActMaxModule``: the Lightning shell around :class:`~lit_actmax.renderer.Renderer`; only hooks live here.
 
-How a run maps onto Lightning:
+Three plain pieces do the work: the :class:`~lit_actmax.renderer.Renderer` (one step of a group of units), the
+:class:`~lit_actmax.unit_schedule.UnitSchedule` (which units this rank renders, in which groups, at which epoch)
+and the :class:`~lit_actmax.rundir.RunWriter` (PNGs, records, grids, index). The hooks below call them:
 
-- The units to render are split across ranks (``units[rank::world_size]``), then into *groups* of
-  ``batch_size`` images (a unit's variants always share a group). Only the current group's images are
-  parameters, so memory is bounded by ``batch_size``, not by the number of units.
-- Each group is optimized for ``epochs`` epochs of ``steps_per_epoch`` optimizer steps each; an *epoch* is
-  the unit of the between-epoch callbacks (blur every k epochs, resize, ...). Set ``steps_per_epoch=1`` to
-  express schedules in optimizer steps ("blur every 4 steps"), or e.g. ``steps_per_epoch=20`` for "transform
-  after every 20 Adam steps". The module sets ``trainer.fit_loop.max_epochs = groups * epochs``.
-- When a group's last epoch ends, its images are finished: callbacks that define ``on_units_finished`` see
-  them (and may replace them, e.g. best-image tracking), then they are written as PNGs with a JSON record.
-- At the end of training all ranks meet; global rank 0 writes ``index.json`` and one grid PNG per layer.
+- ``setup``: shard the units for this rank, set ``max_epochs = groups * epochs``, make the run folder, hook the
+  probe, start group 0.
+- ``on_train_epoch_start`` / ``on_train_batch_start``: when the epoch enters a new group, finish the old one
+  (callbacks' ``on_units_finished``, then the writer) and start the new one (``on_units_started``).
+- ``training_step``: the renderer's loss at the step in the group.
+- ``on_train_end``: finish the last group; all ranks meet; global rank 0 writes the index and grids.
+
+What callbacks may use (the contract of :class:`~lit_actmax.callbacks.ActMaxCallback`): ``renderer``, ``schedule``,
+``writer`` and ``run_dir`` (None when nothing is saved), ``group_index``, ``epoch_in_group``, ``is_last_epoch_of_group``,
+``step_in_group``, ``step_activations`` and ``reset_optimizer_state()``.
 """
 
 from __future__ import annotations
 
-import math
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Sequence
 
 import pytorch_lightning as pl
-from pytorch_lightning.utilities import rank_zero_warn
 import torch
-import torch.nn.functional as F
+from pytorch_lightning.utilities import rank_zero_warn
 from torch import nn
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import DataLoader
 
-from .accentuate import load_image
-from .augment import Compose, Transform, lucid_transforms, set_progress
-from .models import Backbone, load_backbone
-from .objectives import ClassLogit, Objective, RenderBatch
-from .params import Fourier, ImageParam, as_size
-from .probe import LayerProbe, ProbeError
-from .report import contact_sheet
-from .rundir import image_stem, iter_records, new_run_dir, safe_name, save_png, write_json
+from .augment import Transform
+from .callbacks.base import ActMaxCallback
+from .checkpoint import (
+    CHECKPOINT_KEY,
+    RunState,
+    drop_frozen,
+    match_parameter_shapes,
+    rename_legacy_keys,
+    restore_frozen,
+)
+from .errors import ConfigError, ShardError
+from .models import load_backbone
+from .objectives import Objective
+from .optim import OptimizerFactory, default_optimizer
+from .params import ImageParam
+from .renderer import Renderer
 from .resume import replay_epoch_boundary, skipped_epoch_boundary
-from .seeding import STREAM_AUGMENT, STREAM_INIT, unit_generators, unit_seed
-from .sharding import ShardError, check_world_size
-from .speed import compile_probe
-from .strategy import UnitParallelStrategy
+from .rundir import FinishedUnits, RunSummary, RunWriter, jsonable, new_run_dir, safe_name
+from .sharding import check_world_size
+from .strategy import check_trainer
+from .unit_schedule import StepIndices, UnitSchedule
 from .units import parse_units
 
-__all__ = ["ActMaxModule", "FinishedUnits", "ConfigError", "default_optimizer"]
-
-OptimizerFactory = Callable[[Iterable[torch.Tensor]], torch.optim.Optimizer]
-
-
-class ConfigError(ValueError):
-    """A setting of the run that cannot work; the message says what to change."""
-
-
-def default_optimizer(params: Iterable[torch.Tensor]) -> torch.optim.Optimizer:
-    """Adam with lr 0.05 (Lucid's default for Fourier images)."""
-    return torch.optim.Adam(params, lr=0.05)
-
-
-@dataclass
-class FinishedUnits:
-    """A group's final images, handed to callbacks' ``on_units_finished`` before they are written.
-
-    ``images``: (N, 3, H, W) in [0, 1]; ``activations``: (N,) target activation of the un-augmented images;
-    ``valid``: (N,) bool, False for padding images that are not saved. Callbacks may replace ``images`` and
-    ``activations`` (e.g. with the best seen) and add per-image extras to ``extras[i]``
-    (saved into each record) or files to ``files[i]`` (name -> path relative to the run directory).
-    """
-
-    units: list[int]
-    variants: list[int]
-    images: torch.Tensor
-    activations: torch.Tensor
-    valid: list[bool]
-    extras: list[dict[str, Any]] = field(default_factory=list)
-    files: list[dict[str, str]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if not self.extras:
-            self.extras = [{} for _ in self.units]
-        if not self.files:
-            self.files = [{} for _ in self.units]
-
-
-class _StepIndices(IterableDataset):
-    """Yields the step indices of one epoch; the module holds the images, so a batch is just a step number."""
-
-    def __init__(self, steps: int) -> None:
-        self.steps = steps
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        for i in range(self.steps):
-            yield torch.tensor(i)
-
-    def __len__(self) -> int:
-        return self.steps
+__all__ = ["ActMaxModule"]
 
 
 class ActMaxModule(pl.LightningModule):
@@ -163,446 +119,221 @@ class ActMaxModule(pl.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["objective", "regularizers", "param", "transforms", "optimizer"])
-        for name, value, low in (("batch_size", batch_size, 1), ("variants", variants, 1),
-                                 ("steps_per_epoch", steps_per_epoch, 1), ("epochs", epochs, 1)):
-            if int(value) < low:
-                raise ConfigError(f"{name} must be at least {low}, got {value}.")
-        if variants > batch_size:
-            raise ConfigError(f"variants ({variants}) must not exceed batch_size ({batch_size}): a unit's variants share a batch.")
         self.spec = backbone
-        self.units_all = parse_units(units)
-        self.size = as_size(size if isinstance(size, int) else tuple(size))
-        self.batch_size, self.variants = int(batch_size), int(variants)
-        self.steps_per_epoch, self.epochs, self.seed = int(steps_per_epoch), int(epochs), int(seed)
-        self.input_size = input_size
-        self.out_dir, self.run_name, self.save_outputs = out_dir, run_name, save_outputs
-        self.channels_last, self.compile_backbone = bool(channels_last), compile
-        self.init_image = init_image
-        if init_image is not None and not Path(init_image).is_file():
-            raise ConfigError(f"init_image {init_image!r} is not a file; give the path of a PNG or JPEG image.")
-        self._probe_call: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = None  # compiled probe (setup)
-        self._replay_boundary = False  # resumed right after an epoch's last batch: see lit_actmax.resume
-        self.optimizer_factory: OptimizerFactory = optimizer or default_optimizer
-
-        self.objective = objective if objective is not None else ClassLogit()
-        self.regularizers = nn.ModuleList(regularizers or [])
-        self.param = param if param is not None else Fourier()
-        self.transforms = transforms if transforms is not None else lucid_transforms()
-
-        # The backbone is a submodule (so it follows the device) but is kept out of checkpoints.
-        loaded: Backbone = load_backbone(backbone, weights=weights, checkpoint_class=checkpoint_class, mean=mean, std=std)
+        self.schedule = UnitSchedule(parse_units(units), batch_size, variants, epochs, steps_per_epoch)
+        loaded = load_backbone(backbone, weights=weights, checkpoint_class=checkpoint_class, mean=mean, std=std)
         if min_size is not None:
             loaded.min_size = int(min_size)
-        self.backbone_info = loaded
-        self.backbone = loaded.model
-        self.preprocess = loaded.preprocess
-        self.layers = list(dict.fromkeys([*self.objective.layers, *(l for r in self.regularizers for l in r.layers)]))
-        if not self.layers:
-            raise ConfigError("The objective reads no layer; use e.g. ClassLogit('output') or Channel('<layer>').")
-        self.probe = LayerProbe(self.backbone, self.layers)
-        self.layer_shapes = self._validate()
-
-        # Rendering state (set in setup / per group).
-        self.run_dir: Path | None = None
-        self.my_units: list[int] = []
-        self.groups: list[list[tuple[int, int, bool]]] = []
+        size = size if isinstance(size, int) else tuple(size)
+        self.renderer = Renderer(loaded, objective, regularizers or [], param, transforms, size,
+                                 self.schedule.steps_per_unit, seed, input_size, channels_last, init_image)
+        self.renderer.validate(self.schedule.units)
+        self.optimizer_factory: OptimizerFactory = optimizer or default_optimizer
+        self.out_dir, self.run_name, self.save_outputs = out_dir, run_name, save_outputs
+        self.compile_options = (compile if isinstance(compile, dict) else {}) if compile else None
+        self.writer: RunWriter | None = None
         self.group_index = -1
-        self._group_finished = False
+        self.batch_in_epoch = 0
+        self.step_activations: torch.Tensor | None = None  # (N,) last step's activation per image
         self.last_finished: FinishedUnits | None = None
-        self.step_activations: torch.Tensor | None = None  # (N,) last step's activation per image (curves)
+        self._group_finished = False
+        self._replay_boundary = False  # resumed right after an epoch's last batch: see lit_actmax.resume
 
-    # -- validation, before any optimization ------------------------------------------------------------
-    def _validate(self) -> dict[str, tuple[int, ...]]:
-        """Dry-run one image through augmentation, preprocessing and the probe; check layers, units, sizes."""
-        h, w = self.size
-        info = self.backbone_info
-        if min(h, w) < info.min_size:
-            raise ConfigError(
-                f"Image size {h}x{w} is too small for backbone {self.spec!r}: use size >= {info.min_size}."
-            )
-        dummy = torch.full((1, 3, h, w), 0.5)
-        generators = unit_generators(self.seed, [0], [0], STREAM_AUGMENT)
-        with torch.no_grad():
-            x = self._to_model_input(self.transforms(dummy, generators))
-            try:
-                self.probe.check(x)
-                acts = self.probe(x)
-            except RuntimeError as error:
-                raise ConfigError(
-                    f"Backbone {self.spec!r} cannot run on {h}x{w} images up to layer(s) {self.layers} "
-                    f"({str(error).splitlines()[0][:120]}); increase `size` (e.g. to {info.input_size})."
-                ) from None
-        shapes = {name: tuple(a.shape[1:]) for name, a in acts.items()}
-        for name, shape in shapes.items():
-            if len(shape) == 3 and min(shape[1:]) < 1:
-                raise ConfigError(f"Layer {name!r} has an empty {shape} map at size {h}x{w}; increase `size`.")
-        bound = self.objective.num_units(shapes)
-        if bound is not None:
-            bad = [u for u in self.units_all if u >= bound]
-            if bad:
-                raise ConfigError(
-                    f"Unit {bad[0]} is out of range for {self.objective.describe()}: valid units are 0-{bound - 1}."
-                )
-        return shapes
+    # -- the contract callbacks read ---------------------------------------------------------------------
+    @property
+    def run_dir(self) -> Path | None:
+        """The run's folder (None before ``setup`` and when nothing is saved)."""
+        return self.writer.run_dir if self.writer is not None else None
 
-    def _to_model_input(self, x: torch.Tensor) -> torch.Tensor:
-        """Augmented images (B, 3, h, w) in [0, 1] -> backbone input (resized, normalized)."""
-        if self.input_size is not None and tuple(x.shape[-2:]) != as_size(self.input_size):
-            x = F.interpolate(x, size=as_size(self.input_size), mode="bilinear", align_corners=False, antialias=True)
-        x = self.preprocess(x)
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+    @property
+    def epoch_in_group(self) -> int:
+        return self.schedule.epoch_in_group(self.current_epoch)
 
-    # -- checkpoints: keep the backbone out -------------------------------------------------------------
+    @property
+    def is_last_epoch_of_group(self) -> bool:
+        return self.schedule.is_last_epoch_of_group(self.current_epoch)
+
+    @property
+    def step_in_group(self) -> int:
+        """The optimizer step being taken (0-based, in the group); in ``on_before_optimizer_step`` also the number of
+        steps the current images have had."""
+        return self.schedule.step_in_group(self.current_epoch, self.batch_in_epoch)
+
+    def reset_optimizer_state(self, params: Sequence[nn.Parameter] | None = None) -> None:
+        """Forget the optimizer state (e.g. Adam moments) of the image parameters, after a reset or resize."""
+        if self._trainer is None:
+            return
+        params = list(params) if params is not None else list(self.renderer.param.parameters())
+        for optimizer in self.trainer.optimizers:
+            for p in params:
+                optimizer.state.pop(p, None)
+
+    # -- set-up and checkpoints --------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        if stage != "fit":
+            return
+        trainer = self.trainer
+        check_trainer(trainer)
+        self.schedule = self.schedule.for_rank(trainer.global_rank, trainer.world_size)
+        trainer.fit_loop.max_epochs = self.schedule.total_epochs
+        if self.save_outputs and self.writer is None:
+            name = self.run_name or safe_name(self.spec.replace("torchvision:", "").replace(":", "_"))
+            path = new_run_dir(self.out_dir, name) if trainer.is_global_zero else None
+            self._make_writer(Path(trainer.strategy.broadcast(str(path) if path else None, src=0)))
+        self.renderer.attach(self.compile_options)
+        self._start_group(0, reset_optimizer=False)
+
+    def _make_writer(self, run_dir: Path) -> None:
+        renderer = self.renderer
+        names = renderer.backbone_info.class_names if renderer.objective.layers[:1] == ("output",) else None
+        self.writer = RunWriter(run_dir, renderer.layers[0], self.schedule.variants, renderer.objective.describe(),
+                                renderer.seed, self.schedule.steps_per_unit, self.global_rank, names)
+
+    def teardown(self, stage: str) -> None:
+        self.renderer.detach()
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint.get("state_dict", {})
-        for key in [k for k in state if k.startswith(("backbone.", "preprocess."))]:
-            del state[key]
-        checkpoint["actmax"] = {
-            "backbone": self.spec,
-            "run_dir": str(self.run_dir) if self.run_dir else None,
-            "group_index": self.group_index,
-            "image_size": list(self.param.size),
-            "image_count": self.param.count,
-            "batch_size": self.batch_size,
-        }
+        drop_frozen(checkpoint.get("state_dict", {}))
+        param = self.renderer.param
+        checkpoint[CHECKPOINT_KEY] = RunState(
+            self.spec, str(self.writer.run_dir) if self.writer else None, self.group_index, list(param.size),
+            param.count, self.schedule.batch_size,
+        ).to_dict()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        meta = checkpoint.get("actmax", {})
-        if meta.get("backbone") not in (None, self.spec):
-            raise ConfigError(
-                f"This checkpoint was made with backbone {meta.get('backbone')!r}, not {self.spec!r}; use the same config."
-            )
+        saved = RunState.from_checkpoint(checkpoint)
+        if saved is not None and saved.backbone != self.spec:
+            raise ConfigError(f"This checkpoint was made with backbone {saved.backbone!r}, not {self.spec!r}; use the same config.")
         try:  # a multi-process checkpoint restores only onto as many ranks, each getting its own shard
             check_world_size(checkpoint, self.trainer.world_size if self._trainer is not None else 1)
         except ShardError as error:
             raise ConfigError(str(error)) from None
         self._replay_boundary = skipped_epoch_boundary(checkpoint)
         state = checkpoint.setdefault("state_dict", {})
-        for key, value in self.state_dict().items():
-            if key.startswith(("backbone.", "preprocess.")):
-                state[key] = value
-        if meta.get("run_dir"):
-            self._adopt_run_dir(Path(meta["run_dir"]))
-        saved_batch = int(meta.get("batch_size", self.batch_size))
-        if saved_batch != self.batch_size and self.groups:  # groups must be the checkpoint's groups
-            rank_zero_warn(f"Resuming with the checkpoint's batch_size={saved_batch} (not {self.batch_size}).")
-            self.batch_size = self.hparams["batch_size"] = saved_batch
-            self._build_groups(self.trainer.global_rank, self.trainer.world_size)
-        group = int(meta.get("group_index", -1))
-        if group >= 0 and self.groups:
-            self._start_group(group, size=tuple(meta["image_size"]), reset_optimizer=False)
-        else:  # shapes must match the checkpoint before Lightning copies the tensors in
-            for key, value in state.items():
-                if key.startswith("param."):
-                    target = self.get_parameter(key) if key in dict(self.named_parameters()) else None
-                    if target is not None and target.shape != value.shape:
-                        target.data = torch.empty_like(value, device=target.device)
-
-    # -- setup ------------------------------------------------------------------------------------------
-    def setup(self, stage: str) -> None:
-        if stage != "fit":
+        rename_legacy_keys(state)
+        restore_frozen(state, self.state_dict())
+        if saved is None:
+            match_parameter_shapes(self, state, "renderer.param.")
             return
-        trainer = self.trainer
-        self._check_trainer(trainer)
-        self._build_groups(trainer.global_rank, trainer.world_size)
-        if self.save_outputs and self.run_dir is None:
-            name = self.run_name or safe_name(self.spec.replace("torchvision:", "").replace(":", "_"))
-            path = new_run_dir(self.out_dir, name) if trainer.is_global_zero else None
-            self.run_dir = Path(trainer.strategy.broadcast(str(path) if path else None, src=0))
-        self.probe.attach()
-        for _, term in [*self.objective.terms(), *(t for r in self.regularizers for t in r.terms())]:
-            if hasattr(term, "bind"):  # terms that need the module, e.g. ImageDistance's seed activations
-                term.bind(self)
-        if self.channels_last:
-            self.backbone.to(memory_format=torch.channels_last)
-        if self.compile_backbone and self._probe_call is None:
-            options = self.compile_backbone if isinstance(self.compile_backbone, dict) else {}
-            self._probe_call = compile_probe(self.probe, **options)
-        self._start_group(0, reset_optimizer=False)
-
-    def _build_groups(self, rank: int, world: int) -> None:
-        """Split the units across ranks, then into groups of ``batch_size`` images; set the epoch count."""
-        self.my_units = self.units_all[rank::world]
-        per_group = max(1, self.batch_size // self.variants)
-        total_groups = math.ceil(len(self.units_all) / (per_group * world))
-        groups = []
-        for g in range(total_groups):
-            chunk = self.my_units[g * per_group:(g + 1) * per_group]
-            items = [(u, v, True) for u in chunk for v in range(self.variants)]
-            if not items:  # this rank has fewer units: repeat its last unit, unsaved, to keep ranks in step
-                fallback = self.my_units[-1] if self.my_units else self.units_all[0]
-                items = [(fallback, v, False) for v in range(self.variants)]
-            groups.append(items)
-        self.groups = groups
-        self.trainer.fit_loop.max_epochs = len(groups) * self.epochs
-
-    def _check_trainer(self, trainer: pl.Trainer) -> None:
-        """Refuse Trainer settings that would couple the images of different units."""
-        if trainer.gradient_clip_val:
-            raise ConfigError(
-                "Trainer(gradient_clip_val=...) clips the norm of all images' gradients together, which couples "
-                "units; remove it (clip per unit in the module instead)."
-            )
-        if trainer.world_size > 1 and not isinstance(trainer.strategy, UnitParallelStrategy):
-            raise ConfigError(
-                f"{trainer.world_size} processes need strategy='unit_parallel': {type(trainer.strategy).__name__} "
-                "would sync image parameters and gradients across ranks and mix different units' images."
-            )
-
-    def teardown(self, stage: str) -> None:
-        self.probe.remove()
+        if saved.run_dir and self.save_outputs:
+            self._adopt_run_dir(Path(saved.run_dir))
+        started = self.group_index >= 0
+        if saved.batch_size != self.schedule.batch_size and started:  # groups must be the checkpoint's groups
+            rank_zero_warn(f"Resuming with the checkpoint's batch_size={saved.batch_size} (not {self.schedule.batch_size}).")
+            self.schedule = self.schedule.with_batch_size(saved.batch_size)
+            self.hparams["batch_size"] = saved.batch_size
+            self.trainer.fit_loop.max_epochs = self.schedule.total_epochs
+        if saved.group_index >= 0 and started:
+            self._start_group(saved.group_index, size=saved.image_size, reset_optimizer=False)
+        else:  # shapes must match the checkpoint before Lightning copies the tensors in
+            match_parameter_shapes(self, state, "renderer.param.")
 
     def _adopt_run_dir(self, path: Path) -> None:
         """On resume: keep writing into the original run directory (drop the empty one made in setup)."""
-        if self.run_dir is not None and self.run_dir != path and self.trainer.is_global_zero:
+        if self.writer is not None and self.writer.run_dir != path and self.trainer.is_global_zero:
             try:
-                self.run_dir.rmdir()
+                self.writer.run_dir.rmdir()
             except OSError:
                 pass
-        self.run_dir = path
+        self._make_writer(path)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer_factory(self.param.parameters())
+        return self.optimizer_factory(self.renderer.param.parameters())
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(_StepIndices(self.steps_per_epoch), batch_size=None)
+        return DataLoader(StepIndices(self.schedule.steps_per_epoch), batch_size=None)
 
     # -- groups -----------------------------------------------------------------------------------------
-    @property
-    def current_items(self) -> list[tuple[int, int, bool]]:
-        return self.groups[self.group_index] if 0 <= self.group_index < len(self.groups) else []
-
-    @property
-    def epoch_in_group(self) -> int:
-        return self.current_epoch % self.epochs
-
-    @property
-    def is_last_epoch_of_group(self) -> bool:
-        return self.epoch_in_group == self.epochs - 1
-
-    def unit_tensor(self) -> torch.Tensor:
-        return torch.tensor([u for u, _, _ in self.current_items], device=self.device, dtype=torch.long)
-
-    def variant_tensor(self) -> torch.Tensor:
-        return torch.tensor([v for _, v, _ in self.current_items], device=self.device, dtype=torch.long)
-
-    def _start_group(self, index: int, size: tuple[int, int] | None = None, reset_optimizer: bool = True) -> None:
+    def _start_group(self, index: int, size: Sequence[int] | None = None, reset_optimizer: bool = True) -> None:
         self.group_index = index
-        items = self.groups[index]
-        generators = unit_generators(self.seed, [u for u, _, _ in items], [v for _, v, _ in items], STREAM_INIT)
-        self.param.reset(generators, size or self.size)
-        if self.init_image is not None:
-            seed = load_image(self.init_image, size or self.size).to(self.device)
-            self.param.set_image(seed.expand(len(items), -1, -1, -1))
+        items = self.schedule.items_of(index)
+        self.renderer.start(items, size)
         if reset_optimizer:
             self.reset_optimizer_state()
         self._group_finished = False
         for callback in self._actmax_callbacks():
-            hook = getattr(callback, "on_units_started", None)
-            if hook is not None:
-                hook(self.trainer, self, items)
+            callback.on_units_started(self.trainer, self, items)
 
-    def reset_optimizer_state(self, params: Sequence[nn.Parameter] | None = None) -> None:
-        """Forget optimizer state (e.g. Adam moments) of the image parameters, after a reset or resize."""
-        if self._trainer is None:
-            return
-        params = list(params) if params is not None else list(self.param.parameters())
-        for optimizer in self.trainer.optimizers:
-            for p in params:
-                optimizer.state.pop(p, None)
+    def _actmax_callbacks(self) -> list[ActMaxCallback]:
+        return [c for c in self.trainer.callbacks if isinstance(c, ActMaxCallback)] if self._trainer is not None else []
 
-    def _actmax_callbacks(self) -> list[pl.Callback]:
-        if self._trainer is None:
-            return []
-        return [c for c in self.trainer.callbacks if hasattr(c, "on_units_finished") or hasattr(c, "on_units_started")]
-
-    def on_train_epoch_start(self) -> None:
-        self._sync_group()
+    def _sync_group(self) -> None:
+        """Finish the current group and start the one the current epoch belongs to, if they differ."""
+        group = self.schedule.group_of(self.current_epoch)
+        if group != self.group_index:
+            if not self._group_finished and self.group_index >= 0:
+                self.finish_group()
+            self._start_group(group)
 
     def on_train_start(self) -> None:
         if self._replay_boundary:  # resumed from an epoch's last batch: Lightning skips the epoch boundary hooks
             self._replay_boundary = False
             replay_epoch_boundary(self.trainer)
 
+    def on_train_epoch_start(self) -> None:
+        self._sync_group()
+
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self.batch_in_epoch = int(batch_idx)
         self._sync_group()  # the group follows the epoch even where Lightning skipped on_train_epoch_start
 
-    def _sync_group(self) -> None:
-        """Finish the current group and start the one the current epoch belongs to, if they differ."""
-        group = self.current_epoch // self.epochs
-        if group != self.group_index:
-            if not self._group_finished and self.group_index >= 0:
-                self.finish_group()
-            self._start_group(group)
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        self.batch_in_epoch = int(batch_idx)
+        out = self.renderer.loss(self.step_in_group)
+        self.step_activations = out.activations
+        if self._step_is_shown(batch_idx):
+            saved = self.renderer.saved_mask
+            n = int(saved.sum())
+            self.log("activation", out.activations[saved].float().mean(), prog_bar=True, batch_size=n)
+            self.log("loss", out.loss.detach() / max(n, 1), batch_size=n)
+        return out.loss
+
+    def _step_is_shown(self, batch_idx: int) -> bool:
+        """Whether this step's ``activation``/``loss`` reach anyone: a progress bar, a logger write (every
+        ``log_every_n_steps``) or the end of an epoch (for callbacks that monitor them). ``self.log`` costs about
+        0.5 ms per call, 1-2% of a CPU step, so steps nobody sees skip it; ``step_activations`` holds every step's."""
+        if self._trainer is None:
+            return True
+        trainer = self.trainer
+        logged = bool(trainer.loggers) and (self.global_step + 1) % max(1, trainer.log_every_n_steps) == 0
+        return trainer.progress_bar_callback is not None or logged or batch_idx + 1 >= self.schedule.steps_per_epoch
+
+    def finish_group(self) -> FinishedUnits:
+        """Hand the finished group to callbacks, then write its PNGs and records."""
+        images, activations = self.renderer.final_images()
+        items = self.renderer.items
+        finished = FinishedUnits(
+            units=[i.unit for i in items], variants=[i.variant for i in items],
+            images=images, activations=activations, valid=[i.saved for i in items],
+        )
+        for callback in self._actmax_callbacks():
+            callback.on_units_finished(self.trainer, self, finished)
+        if self.writer is not None:
+            self.writer.write_units(finished)
+        self._group_finished = True
+        self.last_finished = finished
+        return finished
 
     def on_train_end(self) -> None:
         if not self._group_finished and self.group_index >= 0:
             self.finish_group()
         self.trainer.strategy.barrier("actmax_outputs")
-        if self.save_outputs and self.trainer.is_global_zero:
+        if self.writer is not None and self.trainer.is_global_zero:
             self.write_index()
 
-    # -- the step ---------------------------------------------------------------------------------------
-    def render_batch(self, images: torch.Tensor, step: int | None, augment: bool = True) -> RenderBatch:
-        """Run augmentation (seeded per unit and ``step``), preprocessing and the probe on (N, 3, H, W) images."""
-        units, variants = self.unit_tensor(), self.variant_tensor()
-        x = images
-        if augment:
-            generators = unit_generators(self.seed, units.tolist(), variants.tolist(), STREAM_AUGMENT, step or 0)
-            set_progress(self.transforms, (step or 0) / max(1, self.steps_per_epoch * self.epochs - 1))
-            x = self.transforms(x, generators)
-        acts = (self._probe_call or self.probe)(self._to_model_input(x))
-        views = x.shape[0] // max(1, images.shape[0])
-        if views > 1:  # several views per image (MultiCrop): rows b*views ... belong to image b
-            units, variants = units.repeat_interleave(views), variants.repeat_interleave(views)
-            images = images.repeat_interleave(views, dim=0)
-        return RenderBatch(acts=acts, units=units, image=images, variants=variants)
-
-    def total_objective(self, batch: RenderBatch) -> torch.Tensor:
-        """(B,) objective minus regularizers."""
-        score = self.objective(batch)
-        for regularizer in self.regularizers:
-            score = score - regularizer(batch)
-        return score
-
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        step = self.epoch_in_group * self.steps_per_epoch + int(batch_idx)
-        images = self.param()
-        rendered = self.render_batch(images, step)
-        n_images = images.shape[0]
-        score = _mean_per_image(self.total_objective(rendered), n_images)
-        valid = torch.tensor([ok for _, _, ok in self.current_items], device=score.device)
-        loss = -(score * valid).sum()
-        with torch.no_grad():
-            per_image = _mean_per_image(self.objective.activation(rendered), n_images)
-            self.step_activations = per_image.detach()
-            activation = per_image[valid]
-        if self._step_is_shown(batch_idx):
-            n = int(valid.sum())
-            self.log("activation", activation.float().mean(), prog_bar=True, batch_size=n)
-            self.log("loss", loss.detach() / max(n, 1), batch_size=n)
-        return loss
-
-    def _step_is_shown(self, batch_idx: int) -> bool:
-        """Whether this step's ``activation``/``loss`` reach anyone: a logger write (every ``log_every_n_steps``),
-        a progress bar, or the end of an epoch (for callbacks that monitor them). ``self.log`` costs about 0.5 ms
-        per call, 1-2% of a CPU step, so steps nobody sees skip it; ``step_activations`` holds every step's values."""
-        trainer = self._trainer
-        if trainer is None:
-            return True
-        return (trainer.progress_bar_callback is not None or trainer._logger_connector.should_update_logs
-                or batch_idx + 1 >= self.steps_per_epoch)
-
-    # -- finishing --------------------------------------------------------------------------------------
-    @torch.no_grad()
-    def final_images(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The current group's images (N, 3, H, W) in [0, 1] and their target activation (N,), un-augmented."""
-        images = self.param().float().clamp(0, 1)
-        activation = self.objective.activation(self.render_batch(images, None, augment=False)).float()
-        return images, activation
-
-    def finish_group(self) -> FinishedUnits:
-        """Hand the finished group to callbacks, then write its PNGs and records."""
-        images, activations = self.final_images()
-        items = self.current_items
-        finished = FinishedUnits(
-            units=[u for u, _, _ in items], variants=[v for _, v, _ in items],
-            images=images, activations=activations, valid=[ok for _, _, ok in items],
-        )
-        for callback in self._actmax_callbacks():
-            hook = getattr(callback, "on_units_finished", None)
-            if hook is not None:
-                hook(self.trainer, self, finished)
-        if self.save_outputs and self.run_dir is not None:
-            self._write_units(finished)
-        self._group_finished = True
-        self.last_finished = finished
-        return finished
-
-    @property
-    def layer_label(self) -> str:
-        """The folder name of the objective's main layer."""
-        return safe_name(self.layers[0])
-
-    def unit_dir(self) -> Path:
-        assert self.run_dir is not None
-        return self.run_dir / "images" / self.layer_label
-
-    def _write_units(self, finished: FinishedUnits) -> None:
-        folder = self.unit_dir()
-        names = self.backbone_info.class_names
-        for i, (unit, variant) in enumerate(zip(finished.units, finished.variants)):
-            if not finished.valid[i]:
-                continue
-            stem = image_stem(unit, variant, self.variants)
-            save_png(folder / f"{stem}.png", finished.images[i])
-            record = {
-                "unit": unit,
-                "variant": variant,
-                "layer": self.layers[0],
-                "objective": self.objective.describe(),
-                "activation": float(finished.activations[i]),
-                "seed": unit_seed(self.seed, unit, variant, STREAM_INIT),
-                "base_seed": self.seed,
-                "image": f"images/{self.layer_label}/{stem}.png",
-                "size": list(finished.images.shape[-2:]),
-                "rank": self.global_rank,
-                "steps": self.steps_per_epoch * self.epochs,
-                "files": finished.files[i],
-                **finished.extras[i],
-            }
-            if names is not None and self.objective.layers[:1] == ("output",) and unit < len(names):
-                record["label"] = names[unit]
-            write_json(folder / f"{stem}.json", record)
-
     def write_index(self) -> Path:
-        """Write ``index.json`` and the per-layer grids from the per-unit records (global rank 0)."""
-        assert self.run_dir is not None
-        records = list(iter_records(self.run_dir))
-        wanted = {(u, v) for u in self.units_all for v in range(self.variants)}
-        records = [r for r in records if (r["unit"], r["variant"]) in wanted]
-        grids = {}
-        for layer in sorted({r["layer"] for r in records}):
-            rows = [r for r in records if r["layer"] == layer]
-            labels = [f"{r['unit']}" + (f" {r['label']}" if r.get("label") else "") for r in rows]
-            sheet = contact_sheet([self.run_dir / r["image"] for r in rows], labels, tile=min(128, self.size[0]))
-            grid_path = self.run_dir / "grids" / f"{safe_name(layer)}.png"
-            save_png(grid_path, sheet)
-            grids[layer] = str(grid_path.relative_to(self.run_dir))
-        index = {
-            "format": "lit_actmax.index/1",
-            "backbone": self.spec,
-            "objective": self.objective.describe(),
-            "regularizers": [r.describe() for r in self.regularizers],
-            "layers": self.layers,
-            "param": type(self.param).__name__,
-            "size": list(self.size),
-            "steps_per_unit": self.steps_per_epoch * self.epochs,
-            "seed": self.seed,
-            "world_size": self.trainer.world_size if self._trainer is not None else 1,
-            "config": _jsonable(dict(self.hparams)),
-            "grids": grids,
-            "units": records,
-        }
-        for callback in self.trainer.callbacks if self._trainer is not None else []:
-            entries = getattr(callback, "index_entries", None)  # e.g. run-level metrics (QualityMetrics)
-            if entries is not None:
-                index.update(entries())
-        path = self.run_dir / "index.json"
-        write_json(path, index)
-        return path
+        """Write ``index.json`` and the per-layer grids from every rank's records (global rank 0)."""
+        assert self.writer is not None
+        renderer, schedule = self.renderer, self.schedule
+        summary = RunSummary(
+            backbone=self.spec, objective=renderer.objective.describe(),
+            regularizers=[r.describe() for r in renderer.regularizers], layers=renderer.layers,
+            param=type(renderer.param).__name__, size=list(renderer.size), steps_per_unit=schedule.steps_per_unit,
+            seed=renderer.seed, world_size=schedule.world_size, config=jsonable(dict(self.hparams)),
+        )
+        entries: dict[str, Any] = {}
+        for callback in self._actmax_callbacks():
+            entries.update(callback.index_entries())
+        wanted = {(u, v) for u in schedule.units for v in range(schedule.variants)}
+        return self.writer.write_index(summary, wanted, tile=min(128, renderer.size[0]), entries=entries)
 
-
-def _mean_per_image(values: torch.Tensor, n_images: int) -> torch.Tensor:
-    """(n_images * views,) scores of consecutive views -> (n_images,) means."""
-    return values.view(n_images, -1).mean(1)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return repr(value)

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import ConfigError
 from .probe import OUTPUT
 
 __all__ = [
@@ -144,7 +145,7 @@ class Sum(Objective):
 
     @property
     def layers(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(l for t in self.parts for l in t.layers))
+        return tuple(dict.fromkeys(name for t in self.parts for name in t.layers))
 
     def score(self, batch: RenderBatch) -> torch.Tensor:
         return torch.stack([w * t.score(batch) for w, t in self.terms()]).sum(0)
@@ -195,7 +196,7 @@ class ClassLogit(_ChannelObjective):
     def __init__(self, layer: str = OUTPUT, unit: int | None = None, normalize: str = "logit") -> None:
         super().__init__(layer, unit)
         if normalize not in ("logit", "log_softmax", "softmax"):
-            raise ValueError(f"normalize must be 'logit', 'log_softmax' or 'softmax', not {normalize!r}.")
+            raise ConfigError(f"normalize must be 'logit', 'log_softmax' or 'softmax', not {normalize!r}.")
         self.normalize = normalize
 
     def score(self, batch: RenderBatch) -> torch.Tensor:
@@ -262,7 +263,7 @@ class Direction(Objective):
     ) -> None:
         super().__init__()
         if metric not in ("dot", "cosine"):
-            raise ValueError(f"metric must be 'dot' or 'cosine', not {metric!r}.")
+            raise ConfigError(f"metric must be 'dot' or 'cosine', not {metric!r}.")
         self.layer, self.metric, self.unit = layer, metric, unit
         vectors = torch.as_tensor(directions, dtype=torch.float32)
         if vectors.dim() == 1:
@@ -276,7 +277,7 @@ class Direction(Objective):
     def score(self, batch: RenderBatch) -> torch.Tensor:
         acts = channels_first(batch.acts[self.layer]).flatten(2)  # (B, C, P)
         if acts.shape[1] != self.directions.shape[1]:
-            raise ValueError(
+            raise ConfigError(
                 f"Direction vectors have {self.directions.shape[1]} channels but layer {self.layer!r} has {acts.shape[1]}."
             )
         vec = self.directions.to(acts.dtype)[self.units_for(batch)].unsqueeze(-1)  # (B, C, 1)
@@ -334,7 +335,7 @@ class Spatial(Objective):
     def __init__(self, layer: str, y: int | None = None, x: int | None = None) -> None:
         super().__init__()
         if (y is None) != (x is None) and y is not None:
-            raise ValueError("Give both y and x for a fixed position (or only x for token sequences), or neither.")
+            raise ConfigError("Give both y and x for a fixed position (or only x for token sequences), or neither.")
         self.layer, self.y, self.x = layer, y, x
 
     def _fixed(self, rows: int, cols: int) -> int | None:
@@ -342,20 +343,20 @@ class Spatial(Objective):
             return None
         y = 0 if self.y is None else int(self.y)
         if not (0 <= y < rows and 0 <= int(self.x) < cols):
-            raise ValueError(f"Position (y={self.y}, x={self.x}) lies outside the {rows}x{cols} map of layer {self.layer!r}.")
+            raise ConfigError(f"Position (y={self.y}, x={self.x}) lies outside the {rows}x{cols} map of layer {self.layer!r}.")
         return y * cols + int(self.x)
 
     def num_units(self, shapes: dict[str, tuple[int, ...]]) -> int | None:
         shape = shapes[self.layer]
         if len(shape) < 2:
-            raise ValueError(f"Layer {self.layer!r} has no spatial positions (shape {shape}); select channels instead.")
+            raise ConfigError(f"Layer {self.layer!r} has no spatial positions (shape {shape}); select channels instead.")
         rows, cols = _grid(shape)
         return None if self._fixed(rows, cols) is not None else rows * cols
 
     def score(self, batch: RenderBatch) -> torch.Tensor:
         acts = channels_first(batch.acts[self.layer])
         if batch.acts[self.layer].dim() < 3:
-            raise ValueError(f"Layer {self.layer!r} has no spatial positions; select channels instead.")
+            raise ConfigError(f"Layer {self.layer!r} has no spatial positions; select channels instead.")
         plane = acts.mean(1).flatten(1)  # (B, P)
         rows, cols = (acts.shape[2], acts.shape[3]) if acts.dim() == 4 else (1, acts.shape[2])
         fixed = self._fixed(rows, cols)
@@ -384,12 +385,12 @@ class UnitSet(Objective):
                  sets: Sequence[Sequence[int | Sequence[int]]] | None = None) -> None:
         super().__init__()
         if kind not in self.KINDS:
-            raise ValueError(f"kind must be one of {self.KINDS}, not {kind!r}.")
+            raise ConfigError(f"kind must be one of {self.KINDS}, not {kind!r}.")
         if (members is None) == (sets is None):
-            raise ValueError("Give either members (one set) or sets (one set per unit id), not both or neither.")
+            raise ConfigError("Give either members (one set) or sets (one set per unit id), not both or neither.")
         groups = [members] if members is not None else list(sets)
         if not groups or any(len(g) == 0 for g in groups):
-            raise ValueError("Every set needs at least one member.")
+            raise ConfigError("Every set needs at least one member.")
         width = {"channel": 1, "neuron": 3, "spatial": 2}[kind]
         self.layer, self.kind = layer, kind
         self.fixed = members is not None
@@ -399,7 +400,7 @@ class UnitSet(Objective):
             parsed = [tuple(int(v) for v in (m if isinstance(m, (list, tuple)) else [m])) for m in group]
             bad = [m for m in parsed if len(m) not in (width, width - 1) or (kind == "channel" and len(m) != 1)]
             if bad:
-                raise ValueError(f"A {kind} member is {'an index' if kind == 'channel' else f'{width} numbers'}, got {list(bad[0])}.")
+                raise ConfigError(f"A {kind} member is {'an index' if kind == 'channel' else f'{width} numbers'}, got {list(bad[0])}.")
             self.sets.append(parsed)
 
     def num_units(self, shapes: dict[str, tuple[int, ...]]) -> int | None:
@@ -421,13 +422,13 @@ class UnitSet(Objective):
         else:
             c, pos = None, self._position(member, rows, cols)
         if c is not None and not 0 <= c < channels:
-            raise ValueError(f"Channel {c} of {list(member)} is out of range for layer {self.layer!r} ({channels} channels).")
+            raise ConfigError(f"Channel {c} of {list(member)} is out of range for layer {self.layer!r} ({channels} channels).")
         return c, pos
 
     def _position(self, yx: tuple[int, ...], rows: int, cols: int) -> int:
         y, x = (0, yx[0]) if len(yx) == 1 else yx
         if not (0 <= y < rows and 0 <= x < cols):
-            raise ValueError(f"Position {list(yx)} lies outside the {rows}x{cols} map of layer {self.layer!r}.")
+            raise ConfigError(f"Position {list(yx)} lies outside the {rows}x{cols} map of layer {self.layer!r}.")
         return y * cols + x
 
     def _set_score(self, acts: torch.Tensor, group: list[tuple[int, ...]], rows: int, cols: int) -> torch.Tensor:
@@ -449,12 +450,12 @@ class UnitSet(Objective):
         rows, cols = (acts.shape[2], acts.shape[3]) if acts.dim() == 4 else (1, acts.shape[2])
         acts = acts.flatten(2)
         if self.kind != "channel" and raw.dim() == 2:
-            raise ValueError(f"Layer {self.layer!r} has no spatial positions; use kind='channel'.")
+            raise ConfigError(f"Layer {self.layer!r} has no spatial positions; use kind='channel'.")
         units = self.units_for(batch)
         out = torch.zeros(units.shape[0], dtype=acts.dtype, device=acts.device)
         for s in units.unique().tolist():
             if not 0 <= s < len(self.sets):
-                raise ValueError(f"Unit {s} has no set: UnitSet has {len(self.sets)} set(s).")
+                raise ConfigError(f"Unit {s} has no set: UnitSet has {len(self.sets)} set(s).")
             rows_of_s = units == s
             out = torch.where(rows_of_s, self._set_score(acts, self.sets[s], rows, cols), out)
         return out

@@ -15,7 +15,12 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 
-__all__ = ["GradientAscent"]
+from .errors import ConfigError
+
+OptimizerFactory = Callable[[Iterable[torch.Tensor]], torch.optim.Optimizer]
+"""A function ``params -> Optimizer`` (LightningCLI injects one from ``class_path``/``init_args``)."""
+
+__all__ = ["OptimizerFactory", "GradientAscent", "default_optimizer"]
 
 
 class GradientAscent(torch.optim.Optimizer):
@@ -28,9 +33,9 @@ class GradientAscent(torch.optim.Optimizer):
 
     def __init__(self, params: Iterable[torch.Tensor], lr: float = 100.0, channel_scale: Sequence[float] | None = None) -> None:
         if lr <= 0:
-            raise ValueError(f"lr must be positive, got {lr}.")
+            raise ConfigError(f"lr must be positive, got {lr}.")
         if channel_scale is not None and (len(channel_scale) == 0 or any(float(s) <= 0 for s in channel_scale)):
-            raise ValueError(f"channel_scale must be a list of positive factors, got {channel_scale}.")
+            raise ConfigError(f"channel_scale must be a list of positive factors, got {channel_scale}.")
         scale = None if channel_scale is None else [float(s) for s in channel_scale]
         super().__init__(params, {"lr": float(lr), "channel_scale": scale})
 
@@ -48,7 +53,7 @@ class GradientAscent(torch.optim.Optimizer):
                 update = p.grad
                 if scale is not None:
                     if p.dim() < 2 or p.shape[1] != len(scale):
-                        raise ValueError(
+                        raise ConfigError(
                             f"channel_scale has {len(scale)} factors but a parameter of shape {tuple(p.shape)} has "
                             f"{p.shape[1] if p.dim() > 1 else 'no'} channels on dimension 1."
                         )
@@ -56,3 +61,8 @@ class GradientAscent(torch.optim.Optimizer):
                     update = update * factors.view(1, -1, *([1] * (p.dim() - 2)))
                 p.add_(update, alpha=-group["lr"])
         return loss
+
+
+def default_optimizer(params: Iterable[torch.Tensor]) -> torch.optim.Optimizer:
+    """Adam with lr 0.05 (Lucid's default for Fourier images)."""
+    return torch.optim.Adam(params, lr=0.05)

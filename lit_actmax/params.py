@@ -20,6 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import ConfigError
+from .spectrum import fft_frequencies, load_spectrum, normalize_color_matrix, resample_magnitude
+
 __all__ = [
     "ImageParam",
     "Pixel",
@@ -28,6 +31,8 @@ __all__ = [
     "decorrelated_to_rgb",
     "rgb_to_decorrelated",
     "as_size",
+    "squash",
+    "unsquash",
     "Maco",
     "hermitian_part",
     "hermitian_phase",
@@ -38,10 +43,6 @@ __all__ = [
 COLOR_CORRELATION_SVD_SQRT = torch.tensor(
     [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], dtype=torch.float32
 )
-
-
-def _normalized_color_matrix(matrix: torch.Tensor = COLOR_CORRELATION_SVD_SQRT) -> torch.Tensor:
-    return matrix / matrix.norm(dim=0).max()
 
 
 def decorrelated_to_rgb(t: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
@@ -65,7 +66,8 @@ def as_size(size: int | Sequence[int]) -> tuple[int, int]:
 _EPS = 1e-4
 
 
-def _squash(x: torch.Tensor, activation: str) -> torch.Tensor:
+def squash(x: torch.Tensor, activation: str) -> torch.Tensor:
+    """Map raw values to an image: ``"sigmoid"``, ``"clamp"`` to [0, 1], or ``"none"`` (unchanged)."""
     if activation == "sigmoid":
         return torch.sigmoid(x)
     if activation == "clamp":
@@ -73,7 +75,8 @@ def _squash(x: torch.Tensor, activation: str) -> torch.Tensor:
     return x
 
 
-def _unsquash(image: torch.Tensor, activation: str) -> torch.Tensor:
+def unsquash(image: torch.Tensor, activation: str) -> torch.Tensor:
+    """Inverse of :func:`squash` (for ``"sigmoid"``, up to clipping at ``1e-4`` from 0 and 1)."""
     if activation == "sigmoid":
         return torch.logit(image.clamp(_EPS, 1 - _EPS))
     return image
@@ -85,7 +88,7 @@ class ImageParam(nn.Module):
     def __init__(self, activation: str = "sigmoid") -> None:
         super().__init__()
         if activation not in ("sigmoid", "clamp", "none"):
-            raise ValueError(f"activation must be 'sigmoid', 'clamp' or 'none', not {activation!r}.")
+            raise ConfigError(f"activation must be 'sigmoid', 'clamp' or 'none', not {activation!r}.")
         self.activation = activation
         self.size: tuple[int, int] = (0, 0)
         self.count = 0
@@ -108,9 +111,6 @@ class ImageParam(nn.Module):
         resized = F.interpolate(images, size=size, mode=mode, align_corners=False, antialias=mode in ("bilinear", "bicubic"))
         self.set_image(resized.clamp(0, 1))
 
-    def image_parameters(self) -> list[nn.Parameter]:
-        return list(self.parameters())
-
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 
@@ -126,7 +126,7 @@ def _per_channel(value: float | Sequence[float], name: str) -> float | torch.Ten
         return float(value)
     values = [float(v) for v in value]
     if len(values) != 3:
-        raise ValueError(f"Pixel {name} must be one number or three (one per RGB channel), got {len(values)}.")
+        raise ConfigError(f"Pixel {name} must be one number or three (one per RGB channel), got {len(values)}.")
     return torch.tensor(values).view(3, 1, 1)
 
 
@@ -147,7 +147,7 @@ class Pixel(ImageParam):
         self.sd = _per_channel(sd, "sd")
         self.mean = _per_channel((0.0 if activation == "sigmoid" else 0.5) if mean is None else mean, "mean")
         self.pixels = nn.Parameter(torch.zeros(0, 3, 1, 1))
-        self.register_buffer("color", _normalized_color_matrix(), persistent=False)
+        self.register_buffer("color", normalize_color_matrix(COLOR_CORRELATION_SVD_SQRT), persistent=False)
 
     def reset(self, generators: Sequence[torch.Generator], size: int | Sequence[int]) -> None:
         self.size, self.count = as_size(size), len(generators)
@@ -158,22 +158,15 @@ class Pixel(ImageParam):
         x = self.pixels
         if self.decorrelate:
             x = decorrelated_to_rgb(x, self.color)
-        return _squash(x, self.activation)
+        return squash(x, self.activation)
 
     @torch.no_grad()
     def set_image(self, images: torch.Tensor) -> None:
-        x = _unsquash(images.to(self.pixels.device, torch.float32), self.activation)
+        x = unsquash(images.to(self.pixels.device, torch.float32), self.activation)
         if self.decorrelate:
             x = rgb_to_decorrelated(x, self.color)
         self.size, self.count = (x.shape[-2], x.shape[-1]), x.shape[0]
         self.pixels.data = x.to(self.pixels.dtype).contiguous()
-
-
-def fft_frequencies(h: int, w: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(h, w // 2 + 1) radial frequency (cycles per pixel) of each coefficient of ``rfft2``."""
-    fy = torch.fft.fftfreq(h, dtype=dtype).view(-1, 1)
-    fx = torch.fft.rfftfreq(w, dtype=dtype).view(1, -1)
-    return torch.sqrt(fx * fx + fy * fy)
 
 
 class Fourier(ImageParam):
@@ -192,7 +185,7 @@ class Fourier(ImageParam):
         self.sd = float(sd)
         self.decorrelate = decorrelate
         self.spectrum = nn.Parameter(torch.zeros(0, 3, 1, 1, 2))
-        self.register_buffer("color", _normalized_color_matrix(), persistent=False)
+        self.register_buffer("color", normalize_color_matrix(COLOR_CORRELATION_SVD_SQRT), persistent=False)
         self.register_buffer("scale", torch.ones(1, 1), persistent=False)
 
     def _set_scale(self, size: tuple[int, int]) -> None:
@@ -213,11 +206,11 @@ class Fourier(ImageParam):
         x = torch.fft.irfft2(spectrum, s=self.size, norm="ortho") / self.MAGIC
         if self.decorrelate:
             x = decorrelated_to_rgb(x, self.color)
-        return _squash(x, self.activation)
+        return squash(x, self.activation)
 
     @torch.no_grad()
     def set_image(self, images: torch.Tensor) -> None:
-        x = _unsquash(images.to(self.spectrum.device, torch.float32), self.activation)
+        x = unsquash(images.to(self.spectrum.device, torch.float32), self.activation)
         if self.decorrelate:
             x = rgb_to_decorrelated(x, self.color)
         size = (x.shape[-2], x.shape[-1])
@@ -226,12 +219,6 @@ class Fourier(ImageParam):
         self.size, self.count = size, x.shape[0]
         spectrum = torch.fft.rfft2(x * self.MAGIC, norm="ortho") / self.scale
         self.spectrum.data = torch.view_as_real(spectrum).to(self.spectrum.dtype).contiguous()
-
-
-def spectrum_decay(h: int, w: int, decay_power: float = 1.0) -> torch.Tensor:
-    """The Fourier scale used above, exposed for analysis: (h, w // 2 + 1)."""
-    return 1.0 / fft_frequencies(h, w).clamp(min=1.0 / max(h, w)) ** decay_power
-
 
 
 def hermitian_part(spectrum: torch.Tensor, width: int, sign: float = 1.0) -> torch.Tensor:
@@ -299,23 +286,19 @@ class Maco(ImageParam):
         activation: str = "sigmoid",
     ) -> None:
         super().__init__(activation)
-        from .spectrum import load_spectrum
-
         if contrast <= 0:
-            raise ValueError(f"contrast must be positive, got {contrast}.")
+            raise ConfigError(f"contrast must be positive, got {contrast}.")
         self.spectrum_path = spectrum
         self.contrast, self.normalize_phase = float(contrast), bool(normalize_phase)
         self._spectrum = load_spectrum(spectrum)
         self.phase = nn.Parameter(torch.zeros(0, 3, 1, 1))
         self.register_buffer("phase_scale", torch.ones(0))
         self.register_buffer("phase_shift", torch.zeros(0))
-        self.register_buffer("color", _normalized_color_matrix(self._spectrum.color), persistent=False)
+        self.register_buffer("color", normalize_color_matrix(self._spectrum.color), persistent=False)
         self.register_buffer("magnitude", torch.zeros(3, 1, 1), persistent=False)
 
     def magnitude_for(self, size: int | Sequence[int]) -> torch.Tensor:
         """The prescribed magnitude (3, h, w // 2 + 1) at ``size``: resampled, DC 0, scaled to ``contrast``."""
-        from .spectrum import resample_magnitude
-
         h, w = as_size(size)
         mag = resample_magnitude(self._spectrum.magnitude.double(), (h, w))
         mag = hermitian_part(mag, w)
@@ -364,12 +347,12 @@ class Maco(ImageParam):
         return torch.fft.irfft2(spectrum, s=self.size, norm="ortho")
 
     def forward(self) -> torch.Tensor:
-        return _squash(decorrelated_to_rgb(self.decorrelated(), self.color), self.activation)
+        return squash(decorrelated_to_rgb(self.decorrelated(), self.color), self.activation)
 
     def spectrum_of(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) images in [0, 1] -> their (N, 3, H, W // 2 + 1) complex ``rfft2`` (norm "ortho") in this
         parameterization's space: unsquashed, decorrelated colour. Its phase is what :meth:`set_image` keeps."""
-        x = _unsquash(images.to(self.phase.device, torch.float32), self.activation)
+        x = unsquash(images.to(self.phase.device, torch.float32), self.activation)
         return torch.fft.rfft2(rgb_to_decorrelated(x, self.color), norm="ortho")
 
     @torch.no_grad()

@@ -15,16 +15,16 @@ from typing import Iterable, Sequence
 import torch
 from torch import nn
 
-__all__ = ["LayerProbe", "ProbeError", "LayerInfo", "list_layers", "OUTPUT", "parse_layer"]
+from .errors import ProbeError
+
+__all__ = ["LayerProbe", "ProbeError", "LayerInfo", "list_layers", "OUTPUT", "parse_layer", "first_tensor", "StopForward"]
 
 OUTPUT = "output"
 
 
-class ProbeError(ValueError):
-    """A layer name that cannot be probed; the message says what to do."""
 
 
-class _StopForward(Exception):
+class StopForward(Exception):
     """Raised by a hook once every requested activation has been captured (early exit)."""
 
 
@@ -38,7 +38,8 @@ def parse_layer(layer: str) -> tuple[str, int | None]:
     return name, int(index)
 
 
-def _first_tensor(output: object) -> torch.Tensor:
+def first_tensor(output: object) -> torch.Tensor:
+    """The tensor a module returned: itself, the first element of a tuple/list, or a model output's ``logits``."""
     if isinstance(output, torch.Tensor):
         return output
     if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
@@ -64,7 +65,7 @@ class _CaptureHook:
             return
         if self.index is None and call > 0:
             return
-        self.probe._captured(self.layer, _first_tensor(output))
+        self.probe._captured(self.layer, first_tensor(output))
 
 
 class LayerProbe:
@@ -128,9 +129,9 @@ class LayerProbe:
 
     def _captured(self, layer: str, tensor: torch.Tensor) -> None:
         self._store[layer] = tensor
-        hooked = [l for l in self.layers if l != OUTPUT]
-        if all(l in self._store for l in hooked) and self.stop_early and OUTPUT not in self.layers:
-            raise _StopForward
+        hooked = [name for name in self.layers if name != OUTPUT]
+        if all(name in self._store for name in hooked) and self.stop_early and OUTPUT not in self.layers:
+            raise StopForward
         # More of the graph runs after this capture: protect it from inplace ops downstream.
         self._store[layer] = tensor.clone()
 
@@ -144,14 +145,14 @@ class LayerProbe:
             hook.calls = 0
         try:
             output = self.model(x)
-        except _StopForward:
+        except StopForward:
             output = None
         finally:
             if detach_after:
                 self.remove()
         if OUTPUT in self.layers:
-            self._store[OUTPUT] = _first_tensor(output)
-        missing = [l for l in self.layers if l not in self._store]
+            self._store[OUTPUT] = first_tensor(output)
+        missing = [name for name in self.layers if name not in self._store]
         if missing:
             raise ProbeError(
                 f"Layer(s) {missing} did not run in the forward pass; pick layers that the model's forward uses."
@@ -216,7 +217,7 @@ def list_layers(model: nn.Module, x: torch.Tensor, include: Iterable[str] | None
 
         def record(_m: nn.Module, _a: tuple, output: object, name: str = name, module: nn.Module = module) -> None:
             try:
-                shape = tuple(_first_tensor(output).shape[1:])
+                shape = tuple(first_tensor(output).shape[1:])
             except ProbeError:
                 return
             if name in infos:
@@ -232,5 +233,5 @@ def list_layers(model: nn.Module, x: torch.Tensor, include: Iterable[str] | None
         for handle in handles:
             handle.remove()
     result = list(infos.values())
-    result.append(LayerInfo(OUTPUT, type(model).__name__, tuple(_first_tensor(output).shape[1:]), 1))
+    result.append(LayerInfo(OUTPUT, type(model).__name__, tuple(first_tensor(output).shape[1:]), 1))
     return result

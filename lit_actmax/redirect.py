@@ -4,7 +4,8 @@ A unit whose pre-activation is negative everywhere passes no gradient through it
 image that starts there never moves. The redirected gradient, computed per example (dim 0 of the activation),
 is used only for examples where the ordinary ReLU gradient is zero everywhere; it passes the incoming gradient
 except where it would push an input further out of the active range (below 0, or above 6 for ReLU6). The
-forward values never change. Lucid uses it for the first steps only; so does :class:`RedirectReLU`.
+forward values never change. Lucid uses it for the first steps only; so does the Lightning callback
+:class:`lit_actmax.callbacks.RedirectReLU`.
 
     with redirect_relus(model):          # plain PyTorch
         loss.backward()
@@ -17,11 +18,10 @@ import functools
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-import pytorch_lightning as pl
 import torch
 from torch import nn
 
-__all__ = ["redirected_relu", "redirect_relus", "RedirectReLU", "relu_modules"]
+__all__ = ["redirected_relu", "redirect_relus", "ReluRedirection", "relu_modules"]
 
 
 class _RedirectedReLU(torch.autograd.Function):
@@ -63,33 +63,37 @@ def relu_modules(model: nn.Module) -> list[tuple[str, nn.Module, float | None]]:
     return found
 
 
-class _Switch:
-    """Shared on/off state of the patched modules."""
+class ReluRedirection:
+    """Patches the ReLU/ReLU6 modules of models (:func:`relu_modules`) so that, while :attr:`enabled`, they
+    redirect their gradient; :meth:`remove` restores them. One switch serves every model patched through it.
 
-    def __init__(self) -> None:
-        self.enabled = True
+    Only modules are patched: activations called as functions (``F.relu``) are not redirected.
+    """
 
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = bool(enabled)
+        self.modules: list[nn.Module] = []
 
-def _patched_forward(module: nn.Module, upper: float | None, switch: _Switch, original: Any, x: torch.Tensor) -> torch.Tensor:
-    if switch.enabled and torch.is_grad_enabled() and x.requires_grad:
-        return redirected_relu(x, upper)
-    return original(x)
+    def patch(self, model: nn.Module) -> int:
+        """Patch the ReLU/ReLU6 modules of ``model`` not yet patched; returns how many are patched in all."""
+        for _, module, upper in relu_modules(model):
+            if "forward" in module.__dict__:
+                continue  # already patched (shared module listed twice, or nested use)
+            original = type(module).forward.__get__(module)
+            module.forward = functools.partial(self._forward, upper, original)
+            self.modules.append(module)
+        return len(self.modules)
 
+    def remove(self) -> None:
+        """Give every patched module its own forward back."""
+        for module in self.modules:
+            module.__dict__.pop("forward", None)
+        self.modules = []
 
-def _patch(model: nn.Module, switch: _Switch) -> list[nn.Module]:
-    patched = []
-    for _, module, upper in relu_modules(model):
-        if "forward" in module.__dict__:
-            continue  # already patched (shared module listed twice, or nested use)
-        original = type(module).forward.__get__(module)
-        module.forward = functools.partial(_patched_forward, module, upper, switch, original)
-        patched.append(module)
-    return patched
-
-
-def _unpatch(modules: list[nn.Module]) -> None:
-    for module in modules:
-        module.__dict__.pop("forward", None)
+    def _forward(self, upper: float | None, original: Any, x: torch.Tensor) -> torch.Tensor:
+        if self.enabled and torch.is_grad_enabled() and x.requires_grad:
+            return redirected_relu(x, upper)
+        return original(x)
 
 
 @contextmanager
@@ -98,48 +102,8 @@ def redirect_relus(model: nn.Module) -> Iterator[int]:
 
     Only modules are patched: activations called as functions (``F.relu``) are not redirected.
     """
-    modules = _patch(model, _Switch())
+    redirection = ReluRedirection()
     try:
-        yield len(modules)
+        yield redirection.patch(model)
     finally:
-        _unpatch(modules)
-
-
-class RedirectReLU(pl.Callback):
-    """Redirect the backbone's ReLU/ReLU6 gradients during the first ``steps`` optimizer steps of every group.
-
-    ``steps`` counts steps within a group of units (Lucid: 16). ``active`` tells whether the current step
-    redirects; ``count`` how many modules were patched (0 means the backbone calls its activations as functions).
-    """
-
-    def __init__(self, steps: int = 16) -> None:
-        super().__init__()
-        if steps < 0:
-            raise ValueError(f"steps must be >= 0, got {steps}.")
-        self.steps = int(steps)
-        self._switch = _Switch()
-        self._modules: list[nn.Module] = []
-
-    @property
-    def active(self) -> bool:
-        return bool(self._modules) and self._switch.enabled
-
-    @property
-    def count(self) -> int:
-        return len(self._modules)
-
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not self._modules:
-            self._modules = _patch(pl_module.backbone, self._switch)
-        self._switch.enabled = False
-
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
-        step = pl_module.epoch_in_group * pl_module.steps_per_epoch + int(batch_idx)
-        self._switch.enabled = step < self.steps
-
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
-        self._switch.enabled = False  # final images and evaluations see plain ReLUs
-
-    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        _unpatch(self._modules)
-        self._modules = []
+        redirection.remove()

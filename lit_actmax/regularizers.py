@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from .errors import ConfigError
 from .objectives import Objective, RenderBatch
 
 __all__ = ["Regularizer", "TotalVariation", "L1", "L2"]
@@ -29,7 +30,7 @@ class Regularizer(Objective):
 
     def score(self, batch: RenderBatch) -> torch.Tensor:
         if batch.image is None:
-            raise ValueError(f"{type(self).__name__} needs the image in the RenderBatch.")
+            raise ConfigError(f"{type(self).__name__} needs the image in the RenderBatch.")
         return self.weight * self.penalty(batch.image)
 
     def describe(self) -> str:

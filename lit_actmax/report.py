@@ -9,6 +9,8 @@ from typing import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
+from .errors import ConfigError
+
 __all__ = ["contact_sheet"]
 
 
@@ -18,7 +20,7 @@ def contact_sheet(
 ) -> Image.Image:
     """Tile images (files or PIL images) into one picture, ``tile`` px each, with an optional caption under each."""
     if not paths:
-        raise ValueError("contact_sheet needs at least one image.")
+        raise ConfigError("contact_sheet needs at least one image.")
     n = len(paths)
     columns = columns or min(n, max(1, math.ceil(math.sqrt(n * 1.5))))
     rows = math.ceil(n / columns)

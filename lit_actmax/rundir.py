@@ -8,22 +8,38 @@ Layout::
         images/<layer>/unit_00130.png     one PNG per unit (``_v<k>`` suffix per variant when several)
         images/<layer>/unit_00130.json    the unit's record, written with its PNG (survives a crash)
         grids/<layer>.png                 contact sheet per layer
+
+:class:`RunWriter` writes a run's output: the PNG and record of every finished unit (:class:`UnitRecord`), then
+``index.json`` (:class:`RunSummary` + the records; format :data:`INDEX_FORMAT`) and the grids. The functions
+below it (atomic writes, names) serve every file lit_actmax writes.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 
+from .report import contact_sheet
+from .seeding import STREAM_INIT, unit_seed
+
 __all__ = [
+    "INDEX_FORMAT",
+    "jsonable",
+    "FinishedUnits",
+    "UnitRecord",
+    "RunSummary",
+    "RunWriter",
     "new_run_dir",
     "safe_name",
     "atomic_write_bytes",
@@ -33,6 +49,7 @@ __all__ = [
     "image_stem",
     "write_json",
     "read_json",
+    "iter_records",
 ]
 
 
@@ -118,8 +135,6 @@ def save_png(path: str | os.PathLike, image: torch.Tensor | np.ndarray | Image.I
         image = Image.fromarray(to_uint8(image))
     elif isinstance(image, np.ndarray):
         image = Image.fromarray(image)
-    import io
-
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     atomic_write_bytes(path, buffer.getvalue())
@@ -134,3 +149,169 @@ def iter_records(run_dir: str | os.PathLike) -> Iterable[dict]:
     """Every per-unit record (``images/*/*.json``) of a run, sorted by layer, unit and variant."""
     records = [read_json(p) for p in sorted(Path(run_dir).glob("images/*/unit_*.json"))]
     return sorted(records, key=lambda r: (str(r.get("layer")), int(r.get("unit", 0)), int(r.get("variant", 0))))
+
+
+#: The format of ``index.json``; a reader checks it before trusting the fields below.
+INDEX_FORMAT = "lit_actmax.index/1"
+
+
+@dataclass
+class FinishedUnits:
+    """A group's final images, handed to callbacks' ``on_units_finished`` before they are written.
+
+    ``images``: (N, 3, H, W) in [0, 1]; ``activations``: (N,) target activation of the images without transforms;
+    ``valid``: (N,) False for padding images that are not saved. Callbacks may replace ``images`` and
+    ``activations`` (e.g. with the best seen), add per-image fields to ``extras[i]`` (saved into each record) and
+    files to ``files[i]`` (name -> path relative to the run directory).
+    """
+
+    units: list[int]
+    variants: list[int]
+    images: torch.Tensor
+    activations: torch.Tensor
+    valid: list[bool]
+    extras: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.extras:
+            self.extras = [{} for _ in self.units]
+        if not self.files:
+            self.files = [{} for _ in self.units]
+
+
+@dataclass
+class UnitRecord:
+    """``images/<layer>/<stem>.json``: what one saved image shows and how it was made.
+
+    ``seed`` is the unit's own initialization seed (derived from ``base_seed``); ``image`` and ``files`` are
+    relative to the run directory; ``extras`` are callbacks' fields (e.g. ``best_step``), stored at the top level.
+    """
+
+    unit: int
+    variant: int
+    layer: str
+    objective: str
+    activation: float
+    seed: int
+    base_seed: int
+    image: str
+    size: list[int]
+    rank: int
+    steps: int
+    files: dict[str, str] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        record = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("extras", "label")}
+        record.update(self.extras)
+        if self.label is not None:
+            record["label"] = self.label
+        return record
+
+
+@dataclass
+class RunSummary:
+    """The run-level fields of ``index.json`` (before ``grids`` and ``units``)."""
+
+    backbone: str
+    objective: str
+    regularizers: list[str]
+    layers: list[str]
+    param: str
+    size: list[int]
+    steps_per_unit: int
+    seed: int
+    world_size: int
+    config: dict[str, Any]
+
+
+class RunWriter:
+    """Writes one run's images, records, grids and index into ``run_dir`` (see the module docstring).
+
+    Args:
+        run_dir: the run's folder (made by :func:`new_run_dir`).
+        layer: the objective's main layer; images go to ``images/<safe_name(layer)>/``.
+        variants: images per unit (decides the file stems, see :func:`image_stem`).
+        objective: the objective's description, stored in every record.
+        base_seed: the run's seed; each record also gets its unit's own initialization seed.
+        steps: optimizer steps per image.
+        rank: the process writing (stored in records).
+        class_names: names of the units when they are classes (a record gets ``label``), else None.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, layer: str, variants: int = 1, objective: str = "",
+                 base_seed: int = 0, steps: int = 0, rank: int = 0, class_names: Sequence[str] | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        self.layer, self.variants, self.objective = layer, int(variants), objective
+        self.base_seed, self.steps, self.rank = int(base_seed), int(steps), int(rank)
+        self.class_names = list(class_names) if class_names is not None else None
+
+    @property
+    def unit_dir(self) -> Path:
+        """The folder of the per-unit files."""
+        return self.run_dir / "images" / safe_name(self.layer)
+
+    def unit_path(self, unit: int, variant: int, suffix: str = ".png") -> Path:
+        """``images/<layer>/unit_00130<suffix>`` (``_v<k>`` per variant when there are several)."""
+        return self.unit_dir / f"{image_stem(unit, variant, self.variants)}{suffix}"
+
+    def relative(self, path: str | os.PathLike) -> str:
+        """``path`` relative to the run directory, as stored in records."""
+        return str(Path(path).relative_to(self.run_dir))
+
+    def record(self, finished: FinishedUnits, i: int) -> UnitRecord:
+        """The record of image ``i`` of ``finished``."""
+        unit, variant = finished.units[i], finished.variants[i]
+        names = self.class_names
+        return UnitRecord(
+            unit=unit, variant=variant, layer=self.layer, objective=self.objective,
+            activation=float(finished.activations[i]),
+            seed=unit_seed(self.base_seed, unit, variant, STREAM_INIT), base_seed=self.base_seed,
+            image=self.relative(self.unit_path(unit, variant)), size=list(finished.images.shape[-2:]),
+            rank=self.rank, steps=self.steps, files=finished.files[i], extras=finished.extras[i],
+            label=names[unit] if names is not None and unit < len(names) else None,
+        )
+
+    def write_units(self, finished: FinishedUnits) -> list[UnitRecord]:
+        """Save the PNG and the record (``.json`` beside it) of every valid image of ``finished``."""
+        records = []
+        for i in range(len(finished.units)):
+            if not finished.valid[i]:
+                continue
+            record = self.record(finished, i)
+            save_png(self.run_dir / record.image, finished.images[i])
+            write_json(self.unit_path(record.unit, record.variant, ".json"), record.to_json())
+            records.append(record)
+        return records
+
+    def write_index(self, summary: RunSummary, wanted: set[tuple[int, int]], tile: int = 128,
+                    entries: dict[str, Any] | None = None) -> Path:
+        """Write ``index.json`` from the per-unit records of every rank (only those in ``wanted`` (unit, variant)
+        pairs) and one grid PNG per layer; ``entries`` are extra top-level fields (e.g. run metrics)."""
+        records = [r for r in iter_records(self.run_dir) if (r["unit"], r["variant"]) in wanted]
+        grids = {}
+        for layer in sorted({r["layer"] for r in records}):
+            rows = [r for r in records if r["layer"] == layer]
+            labels = [f"{r['unit']}" + (f" {r['label']}" if r.get("label") else "") for r in rows]
+            sheet = contact_sheet([self.run_dir / r["image"] for r in rows], labels, tile=tile)
+            grid_path = self.run_dir / "grids" / f"{safe_name(layer)}.png"
+            save_png(grid_path, sheet)
+            grids[layer] = self.relative(grid_path)
+        index = {"format": INDEX_FORMAT, **dataclasses.asdict(summary), "grids": grids, "units": records}
+        index.update(entries or {})
+        path = self.run_dir / "index.json"
+        write_json(path, index)
+        return path
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with every leaf a JSON type (other objects become their ``repr``)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)

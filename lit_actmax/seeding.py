@@ -12,7 +12,7 @@ __all__ = ["unit_seed", "unit_generator", "unit_generators", "STREAM_INIT", "STR
 
 STREAM_INIT = 1
 STREAM_AUGMENT = 2
-STREAM_AFFINE = 3  # between-epoch RandomAffine callback; step = the epoch within the unit's group
+STREAM_AFFINE = 3  # RandomAffineBetweenEpochs callback; step = the epoch within the unit's group
 
 _MASK = (1 << 64) - 1
 

@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from lightning_fabric.utilities.apply_func import apply_to_collection
 
+from .errors import ShardError
+
 __all__ = [
     "SHARDS_KEY",
     "ShardError",
@@ -33,8 +35,6 @@ SHARDS_KEY = "unit_parallel"
 FORMAT = 1
 
 
-class ShardError(ValueError):
-    """A checkpoint that cannot be restored to this run's ranks; the message says what to do."""
 
 
 def to_cpu(checkpoint: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ user's own data set. Files hold:
   principal colour directions scaled by their standard deviation); decorrelated = ``inv(normalized color) @ rgb``;
 - ``sources``: the names of the images used; ``window``: the window applied before the FFT.
 
-Loading needs only numpy and torch.
+Loading needs only numpy and torch. :mod:`lit_actmax.params` builds on this module (never the other way).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .params import fft_frequencies
+from .errors import ConfigError
 
 __all__ = [
     "Spectrum",
@@ -33,6 +33,7 @@ __all__ = [
     "estimate_spectrum",
     "estimate_color_matrix",
     "normalize_color_matrix",
+    "fft_frequencies",
     "resample_magnitude",
     "spectrum_slope",
     "magnitude_slope",
@@ -53,9 +54,9 @@ class Spectrum:
     def __post_init__(self) -> None:
         mag, color = self.magnitude, self.color
         if mag.dim() != 3 or mag.shape[0] != 3 or mag.shape[2] != mag.shape[1] // 2 + 1:
-            raise ValueError(f"A spectrum magnitude must have shape (3, S, S // 2 + 1), got {tuple(mag.shape)}.")
+            raise ConfigError(f"A spectrum magnitude must have shape (3, S, S // 2 + 1), got {tuple(mag.shape)}.")
         if tuple(color.shape) != (3, 3):
-            raise ValueError(f"A colour matrix must have shape (3, 3), got {tuple(color.shape)}.")
+            raise ConfigError(f"A colour matrix must have shape (3, 3), got {tuple(color.shape)}.")
 
     @property
     def size(self) -> int:
@@ -65,6 +66,13 @@ class Spectrum:
 def normalize_color_matrix(matrix: torch.Tensor) -> torch.Tensor:
     """Scale a colour matrix so its largest column has norm 1 (as Lucid does)."""
     return matrix / matrix.norm(dim=0).max()
+
+
+def fft_frequencies(h: int, w: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(h, w // 2 + 1) radial frequency (cycles per pixel) of each coefficient of ``rfft2``."""
+    fy = torch.fft.fftfreq(h, dtype=dtype).view(-1, 1)
+    fx = torch.fft.rfftfreq(w, dtype=dtype).view(1, -1)
+    return torch.sqrt(fx * fx + fy * fy)
 
 
 def load_spectrum(path: str | os.PathLike | None = None) -> Spectrum:
@@ -77,7 +85,7 @@ def load_spectrum(path: str | os.PathLike | None = None) -> Spectrum:
     with np.load(path, allow_pickle=False) as data:
         missing = {"magnitude", "color"} - set(data.files)
         if missing:
-            raise ValueError(f"Spectrum file {str(path)!r} lacks {sorted(missing)}; recreate it with scripts/estimate_spectrum.py.")
+            raise ConfigError(f"Spectrum file {str(path)!r} lacks {sorted(missing)}; recreate it with scripts/estimate_spectrum.py.")
         sources = [str(s) for s in data["sources"]] if "sources" in data.files else []
         window = str(data["window"]) if "window" in data.files else "none"
         return Spectrum(
@@ -129,7 +137,7 @@ def estimate_color_matrix(images: Sequence[torch.Tensor], samples: int = 200_000
     makes its largest entry positive.
     """
     if not images:
-        raise ValueError("estimate_color_matrix needs at least one image.")
+        raise ConfigError("estimate_color_matrix needs at least one image.")
     generator = torch.Generator().manual_seed(seed)
     per_image = max(1, samples // len(images))
     pixels = []
@@ -158,13 +166,13 @@ def estimate_spectrum(
     the spectrum; ``"none"`` keeps it) and Fourier transformed. Returns the mean ``|rfft2|``.
     """
     if window not in ("hann", "none"):
-        raise ValueError(f"window must be 'hann' or 'none', not {window!r}.")
+        raise ConfigError(f"window must be 'hann' or 'none', not {window!r}.")
     images = [torch.as_tensor(im, dtype=torch.float32) for im in images]
     if not images:
-        raise ValueError("estimate_spectrum needs at least one image.")
+        raise ConfigError("estimate_spectrum needs at least one image.")
     for im in images:
         if im.dim() != 3 or im.shape[0] != 3:
-            raise ValueError(f"Images must be RGB tensors (3, H, W), got {tuple(im.shape)}.")
+            raise ConfigError(f"Images must be RGB tensors (3, H, W), got {tuple(im.shape)}.")
     if color is None:
         color = estimate_color_matrix(images, seed=seed)
     inverse = torch.linalg.inv(normalize_color_matrix(color.double()))

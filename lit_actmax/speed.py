@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import torch
 
-from .probe import OUTPUT, LayerProbe, ProbeError, _first_tensor, _StopForward
+from .probe import OUTPUT, LayerProbe, ProbeError, StopForward, first_tensor
 
 __all__ = ["compile_probe"]
 
@@ -38,11 +38,11 @@ def compile_probe(probe: LayerProbe, **compile_kwargs: Any) -> ProbeCall:
         output = None
         try:
             output = model(x)
-        except _StopForward:
+        except StopForward:
             pass
         store = dict(probe._store)
         if OUTPUT in probe.layers:
-            store[OUTPUT] = _first_tensor(output)
+            store[OUTPUT] = first_tensor(output)
         return store
 
     compiled = torch.compile(truncated_forward, **compile_kwargs)

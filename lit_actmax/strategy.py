@@ -21,19 +21,21 @@ Registered in Lightning's ``StrategyRegistry`` on import of ``lit_actmax``::
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import os
+from typing import Any, Iterable, Optional
 
+import pytorch_lightning as pl
+import torch
 import torch.distributed as dist
-from lightning_fabric.strategies.registry import _StrategyRegistry
-from lightning_fabric.utilities.optimizer import _optimizers_to_device
-from lightning_fabric.utilities.types import _PATH
+from lightning_fabric.utilities.apply_func import move_data_to_device
 from pytorch_lightning.strategies import DDPStrategy, StrategyRegistry
 from pytorch_lightning.trainer.states import TrainerFn
 from torch import nn
 
+from .errors import ConfigError
 from .sharding import merge_shards, select_shard, to_cpu
 
-__all__ = ["UnitParallelStrategy", "STRATEGY_NAME"]
+__all__ = ["UnitParallelStrategy", "STRATEGY_NAME", "check_trainer", "optimizers_to_device"]
 
 STRATEGY_NAME = "unit_parallel"
 
@@ -51,7 +53,7 @@ class UnitParallelStrategy(DDPStrategy):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         wrapper_options = sorted(k for k in kwargs if k in _DDP_WRAPPER_OPTIONS and kwargs[k] is not None)
         if wrapper_options:
-            raise ValueError(
+            raise ConfigError(
                 f"UnitParallelStrategy never wraps the module in DDP, so {', '.join(wrapper_options)} has no effect; remove it."
             )
         super().__init__(*args, **kwargs)
@@ -70,7 +72,7 @@ class UnitParallelStrategy(DDPStrategy):
             self.setup_optimizers(trainer)
         self.setup_precision_plugin()
         if trainer.state.fn == TrainerFn.FITTING:
-            _optimizers_to_device(self.optimizers, self.root_device)
+            optimizers_to_device(self.optimizers, self.root_device)
 
     def configure_ddp(self) -> None:
         """Keep the LightningModule as the strategy's model: no gradient is ever all-reduced."""
@@ -80,7 +82,7 @@ class UnitParallelStrategy(DDPStrategy):
 
     # -- checkpoints: one file, one shard per rank -------------------------------------------------------
     def save_checkpoint(
-        self, checkpoint: dict[str, Any], filepath: _PATH, storage_options: Optional[Any] = None
+        self, checkpoint: dict[str, Any], filepath: str | os.PathLike, storage_options: Optional[Any] = None
     ) -> None:
         """Gather every rank's checkpoint dict (on the CPU) to global rank 0, which writes them as one file.
 
@@ -96,13 +98,13 @@ class UnitParallelStrategy(DDPStrategy):
         if self.is_global_zero:
             self.checkpoint_io.save_checkpoint(merge_shards(shards), filepath, storage_options=storage_options)
 
-    def load_checkpoint(self, checkpoint_path: _PATH, weights_only: Optional[bool] = None) -> dict[str, Any]:
+    def load_checkpoint(self, checkpoint_path: str | os.PathLike, weights_only: Optional[bool] = None) -> dict[str, Any]:
         """Read the file and return this rank's own shard (refuses a checkpoint of another world size)."""
         checkpoint = super().load_checkpoint(checkpoint_path, weights_only=weights_only)
         return select_shard(checkpoint, self.global_rank, self.world_size)
 
     @classmethod
-    def register_strategies(cls, strategy_registry: _StrategyRegistry) -> None:
+    def register_strategies(cls, strategy_registry: Any) -> None:
         for name, start_method in ((STRATEGY_NAME, "popen"), (f"{STRATEGY_NAME}_spawn", "spawn")):
             if name not in strategy_registry:
                 strategy_registry.register(
@@ -117,3 +119,27 @@ _DDP_WRAPPER_OPTIONS = {
 }
 
 UnitParallelStrategy.register_strategies(StrategyRegistry)
+
+
+def check_trainer(trainer: pl.Trainer) -> None:
+    """Refuse Trainer settings that would couple the images of different units."""
+    if trainer.gradient_clip_val:
+        raise ConfigError(
+            "Trainer(gradient_clip_val=...) clips the norm of all images' gradients together, which couples "
+            "units; remove it (clip per unit with lit_actmax.callbacks.PerUnitGradNorm instead)."
+        )
+    if trainer.world_size > 1 and not isinstance(trainer.strategy, UnitParallelStrategy):
+        raise ConfigError(
+            f"{trainer.world_size} processes need strategy='unit_parallel': {type(trainer.strategy).__name__} "
+            "would sync image parameters and gradients across ranks and mix different units' images."
+        )
+
+
+def optimizers_to_device(optimizers: Iterable[torch.optim.Optimizer], device: torch.device) -> None:
+    """Move the optimizers' state tensors to ``device``, in place (``step`` counters stay where they are, as torch
+    wants them)."""
+    for optimizer in optimizers:
+        for state in optimizer.state.values():
+            for key, value in state.items():
+                if key != "step":
+                    state[key] = move_data_to_device(value, device)

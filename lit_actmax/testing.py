@@ -1,19 +1,24 @@
 """Tiny backbones for tests and examples: built from a fixed seed, so every process builds the same weights.
 
-Use them through the generic spec form, e.g. ``"lit_actmax.testing:tiny_convnet"``.
+Use them through the generic spec form, e.g. ``"lit_actmax.testing:tiny_convnet"``. Plain PyTorch; the Lightning
+classifier built on :class:`TinyConvNet` is in :mod:`lit_actmax.testing_lightning`.
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 from torch import nn
 
 from .models import Backbone, Normalize
 
-__all__ = ["tiny_convnet", "tiny_backbone", "shared_relu_net", "tiny_classifier_module"]
+__all__ = ["seeded", "TinyConvNet", "tiny_convnet", "tiny_backbone", "shared_relu_net"]
 
 
-def _seeded(build: "callable", seed: int = 0) -> nn.Module:
+def seeded(build: Callable[[], nn.Module], seed: int = 0) -> nn.Module:
+    """``build()`` with torch's CPU random state set to ``seed`` (and restored afterwards): the same weights in
+    every process."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build()
@@ -41,7 +46,7 @@ class TinyConvNet(nn.Module):
 
 def tiny_convnet(num_classes: int = 10, seed: int = 0) -> nn.Module:
     """A 3-conv network with random (seeded) weights; ~3k parameters."""
-    return _seeded(lambda: TinyConvNet(num_classes), seed)
+    return seeded(lambda: TinyConvNet(num_classes), seed)
 
 
 def tiny_backbone(seed: int = 0) -> Backbone:
@@ -67,11 +72,4 @@ class SharedReLUNet(nn.Module):
 
 
 def shared_relu_net(seed: int = 0) -> nn.Module:
-    return _seeded(SharedReLUNet, seed)
-
-
-def tiny_classifier_module(seed: int = 0) -> "nn.Module":
-    """A LightningModule wrapping :class:`TinyConvNet`, as a user's trained classifier would be."""
-    from .testing_lightning import TinyClassifier
-
-    return _seeded(lambda: TinyClassifier(), seed)
+    return seeded(SharedReLUNet, seed)

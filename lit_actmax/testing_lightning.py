@@ -6,9 +6,9 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from .testing import TinyConvNet
+from .testing import TinyConvNet, seeded
 
-__all__ = ["TinyClassifier"]
+__all__ = ["TinyClassifier", "tiny_classifier_module"]
 
 
 class TinyClassifier(pl.LightningModule):
@@ -28,3 +28,8 @@ class TinyClassifier(pl.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+
+def tiny_classifier_module(seed: int = 0) -> TinyClassifier:
+    """A :class:`TinyClassifier` with seeded weights, as a user's trained classifier would be."""
+    return seeded(TinyClassifier, seed)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from .errors import UnitSpecError
+
 __all__ = ["parse_units", "UnitSpecError"]
 
 
-class UnitSpecError(ValueError):
-    """A unit selection that cannot be parsed; the message shows the accepted forms."""
 
 
 def parse_units(spec: str | int | Sequence[int]) -> list[int]:

@@ -38,7 +38,6 @@ import torch
 from lit_actmax import ActMaxModule, Channel, ClassLogit, Pixel
 from lit_actmax.augment import Compose
 from lit_actmax.cli import quiet_expected_warnings
-from lit_actmax.seeding import STREAM_INIT, unit_generators
 
 __all__ = ["Setting", "time_trainer", "time_bare", "main"]
 
@@ -89,7 +88,7 @@ def build_module(options: dict[str, Any], steps: int) -> ActMaxModule:
 def time_trainer(setting: Setting, steps: int, warmup: int, device: torch.device) -> list[float]:
     """Seconds per step of ``ActMaxModule`` under ``Trainer.fit`` (one group of units, one epoch)."""
     module = build_module(setting.module, warmup + steps + 1)
-    module.probe.stop_early = setting.stop_early
+    module.renderer.probe.stop_early = setting.stop_early
     timer = _StepTimer(warmup)
     trainer = pl.Trainer(
         accelerator=device.type, devices=1, precision=setting.precision, logger=False, enable_checkpointing=False,
@@ -103,27 +102,25 @@ def time_trainer(setting: Setting, steps: int, warmup: int, device: torch.device
 def time_bare(setting: Setting, steps: int, warmup: int, device: torch.device) -> list[float]:
     """Seconds per step of a plain PyTorch loop over the same pieces: params -> augment -> probe -> loss, Adam."""
     module = build_module(setting.module, warmup + steps + 1).to(device)
-    module.probe.stop_early = setting.stop_early
-    units = module.units_all[: module.batch_size]
-    module.groups, module.group_index = [[(u, 0, True) for u in units]], 0
-    module.param.reset(unit_generators(module.seed, units, [0] * len(units), STREAM_INIT), module.size)
-    optimizer = module.optimizer_factory(module.param.parameters())
+    module.renderer.probe.stop_early = setting.stop_early
+    module.renderer.start(module.schedule.groups[0])
+    optimizer = module.optimizer_factory(module.renderer.param.parameters())
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if setting.precision == "bf16-mixed"
                 else contextlib.nullcontext())
-    module.probe.attach()
+    module.renderer.probe.attach()
     starts = []
     try:
         for step in range(warmup + steps + 1):
             _sync(device)
             starts.append(time.perf_counter())
             with autocast:
-                loss = -module.total_objective(module.render_batch(module.param(), step)).sum()
+                loss = module.renderer.loss(step).loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         _sync(device)
     finally:
-        module.probe.remove()
+        module.renderer.probe.remove()
     return [b - a for a, b in zip(starts, starts[1:])][warmup:]
 
 
@@ -249,7 +246,7 @@ def machine(device: torch.device) -> str:
     cpu = platform.processor() or "unknown CPU"
     with contextlib.suppress(OSError):
         with open("/proc/cpuinfo") as handle:
-            cpu = next((l.split(":", 1)[1].strip() for l in handle if l.startswith("model name")), cpu)
+            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "none used"
     return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores visible, "
             f"torch {torch.__version__} ({torch.get_num_threads()} threads), pytorch_lightning {pl.__version__}, GPU: {gpu}")

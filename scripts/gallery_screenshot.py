@@ -61,7 +61,7 @@ def main() -> None:
                                                                 QualityMetrics(judge=judge), WriteGallery()])
     trainer.fit(module)
     folder = skimage_folder(Path(args.out) / "skimage_photos")
-    examples, files = find_examples("lite0", ClassLogit(), module.units_all, folder, k=3, least=True)
+    examples, files = find_examples("lite0", ClassLogit(), module.schedule.units, folder, k=3, least=True)
     save_examples(module.run_dir, examples, files, folder)
     page = build_gallery(module.run_dir)
     print(page.resolve().as_uri())

@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402  (the sibling script: render, judge, methods)
 
 from lit_actmax import Channel  # noqa: E402
-from lit_actmax.params import Maco, _squash, decorrelated_to_rgb, fft_frequencies  # noqa: E402
-from lit_actmax.spectrum import Spectrum, load_spectrum, magnitude_slope, save_spectrum  # noqa: E402
+from lit_actmax.params import Maco, decorrelated_to_rgb, squash  # noqa: E402
+from lit_actmax.spectrum import Spectrum, fft_frequencies, load_spectrum, magnitude_slope, save_spectrum  # noqa: E402
 
 
 class MacoMeanColour(Maco):
@@ -46,7 +46,7 @@ class MacoMeanColour(Maco):
         self.mean_colour.data = torch.zeros(len(generators), 3, 1, 1, device=self.phase.device)
 
     def forward(self) -> torch.Tensor:
-        return _squash(decorrelated_to_rgb(self.decorrelated() + self.mean_colour, self.color), self.activation)
+        return squash(decorrelated_to_rgb(self.decorrelated() + self.mean_colour, self.color), self.activation)
 
 
 class MacoReferenceStart(Maco):

@@ -31,7 +31,7 @@ import quality  # noqa: E402  (the sibling script: render, judge, methods)
 
 from lit_actmax import Channel, ClassLogit  # noqa: E402
 from lit_actmax.objectives import Objective  # noqa: E402
-from lit_actmax.params import Maco, _squash, decorrelated_to_rgb, hermitian_phase, rfft2_energy  # noqa: E402
+from lit_actmax.params import Maco, decorrelated_to_rgb, hermitian_phase, rfft2_energy, squash  # noqa: E402
 
 #: Column titles, in order, after the original image's score.
 SWAPS = ["own phase, MACO magnitude", "own phase, MACO shape", "own magnitude, random phase"]
@@ -39,7 +39,7 @@ SWAPS = ["own phase, MACO magnitude", "own phase, MACO shape", "own magnitude, r
 
 def image_of(spectrum: torch.Tensor, size: tuple[int, int], maco: Maco) -> torch.Tensor:
     """Inverse of :meth:`Maco.spectrum_of`: (N, 3, H, W) in [0, 1]."""
-    return _squash(decorrelated_to_rgb(torch.fft.irfft2(spectrum, s=size, norm="ortho"), maco.color), maco.activation)
+    return squash(decorrelated_to_rgb(torch.fft.irfft2(spectrum, s=size, norm="ortho"), maco.color), maco.activation)
 
 
 def energy(spectrum: torch.Tensor, width: int) -> torch.Tensor:

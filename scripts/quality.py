@@ -139,9 +139,9 @@ def render(backbone: str, objective: Objective, units: list[int], method: Method
 def judge(module: ActMaxModule, images: torch.Tensor, units: list[int], classes: bool, views: int) -> tuple[list, list]:
     """Robust score (and top-1 rate for classes) of each image over ``views`` random views."""
     if classes:
-        scores = robust_class_scores(module.backbone_info, images, units, n=views, seed=VIEW_SEED)
+        scores = robust_class_scores(module.renderer.backbone_info, images, units, n=views, seed=VIEW_SEED)
         return scores.mean_score.tolist(), scores.top1.tolist()
-    scores = robust_objective_scores(module.backbone_info, module.objective, images, units, n=views, seed=VIEW_SEED)
+    scores = robust_objective_scores(module.renderer.backbone_info, module.renderer.objective, images, units, n=views, seed=VIEW_SEED)
     return scores.tolist(), [None] * len(units)
 
 
@@ -376,7 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "## A. Parameterizations at equal steps", "",
         f"Every method renders the classes {classes} (class logit of `{backbone}`) and "
         + " and ".join(f"channels {c} of `{layer}`" for layer, c in layer_channels)
-        + f" (mean channel activation) at {args.size} px for {args.steps} optimizer steps (Adam; NAdam for MACO), with seeds {args.seeds} and Lucid's "
+        + f" (mean channel activation) at {args.size} px for {args.steps} optimizer steps (Adam; NAdam for MACO), "
+        f"with seeds {args.seeds} and Lucid's "
         "transforms (pad 12, jitter 8, scale 0.9-1.1, rotate +-10, jitter 4). Each final image is judged on "
         f"{args.views} random views (shift +-10%, zoom 0.8-1.2, rotation +-10 degrees): *robust* score = the target's "
         "mean over the views; *top-1 rate* = fraction of views where lite0's top class is the target. Spectrum slope: "

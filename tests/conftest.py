@@ -1,9 +1,15 @@
-"""Shared fixtures: a fast CPU Trainer factory and tiny backbones."""
+"""Shared fixtures and helpers: a fast CPU Trainer factory, tiny modules, the 2-process render helper.
+
+Test files never import each other: what several of them use lives here, handed out by fixtures.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +19,8 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 warnings.filterwarnings("ignore", message=".*in eval mode.*")
 
 TINY = "lit_actmax.testing:tiny_backbone"
+ROOT = Path(__file__).resolve().parents[1]
+RENDER_UNITS = ROOT / "tests" / "dist_helpers" / "render_units.py"
 
 
 @pytest.fixture
@@ -38,3 +46,71 @@ def lite0():
     from lit_actmax.models import load_backbone
 
     return load_backbone("lite0")
+
+
+@pytest.fixture(scope="session")
+def tiny_module():
+    """Factory of a small ActMaxModule on the tiny backbone; keyword arguments override the defaults.
+
+    Defaults: channels 0-3 of ``features.2`` at 32 px, one group of 4, one epoch of 3 steps, jitter 2, no output files.
+    """
+    from lit_actmax import ActMaxModule, Channel
+    from lit_actmax.augment import Compose, Jitter
+
+    def build(**overrides):
+        options = dict(backbone=TINY, objective=Channel("features.2"), units="0-3", size=32, batch_size=4,
+                       steps_per_epoch=3, epochs=1, transforms=Compose([Jitter(2)]), save_outputs=False)
+        options.update(overrides)
+        return ActMaxModule(**options)
+
+    return build
+
+
+def _settings(transform) -> dict:
+    """A transform's settings (its plain attributes), for comparing two that were built differently."""
+    return {k: v for k, v in vars(transform).items() if not k.startswith("_") and k not in ("training", "last_boxes")}
+
+
+@pytest.fixture(scope="session")
+def same_transforms():
+    """``same_transforms(built, expected)``: whether two ``Compose`` hold the same transform types in order, with
+    the same settings."""
+
+    def same(built, expected) -> bool:
+        built, expected = built.transforms, expected.transforms
+        return [type(t) for t in built] == [type(t) for t in expected] and all(
+            _settings(a) == _settings(b) for a, b in zip(built, expected))
+
+    return same
+
+
+@pytest.fixture(scope="session")
+def render_units():
+    """``render_units(out, *args)``: run tests/dist_helpers/render_units.py (1 or 2 processes) into ``out`` and
+    return the finished process; each rank leaves ``out/rank<k>.pt``."""
+
+    def render(out: Path, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(RENDER_UNITS), str(out), *args], capture_output=True, text=True,
+                              timeout=600, cwd=ROOT)
+
+    return render
+
+
+@pytest.fixture(scope="session")
+def load_ranks():
+    """``load_ranks(out)``: the ``rank<k>.pt`` records a render_units run left in ``out``, in rank order."""
+
+    def load(out: Path) -> list[dict]:
+        return [torch.load(p) for p in sorted(out.glob("rank*.pt"))]
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def images_of():
+    """``images_of(ranks)``: {unit: final image} over the records of every rank."""
+
+    def images(ranks: list[dict]) -> dict[int, torch.Tensor]:
+        return {u: img for r in ranks for u, img in r["images"].items()}
+
+    return images

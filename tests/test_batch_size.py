@@ -2,17 +2,16 @@
 
 import pytest
 import pytorch_lightning as pl
-import torch
 
-from lit_actmax import Pixel
-from lit_actmax.batch_size import LargestBatch, SavedTensorMeter, largest_batch_size, step_memory
-
-from test_speed import tiny as speed_tiny
+from lit_actmax import ActMaxModule, Pixel
+from lit_actmax.batch_size import SavedTensorMeter, StepMemory, largest_batch_size, step_memory
+from lit_actmax.callbacks import LargestBatch
 
 
-def tiny(**overrides):
-    """The tiny test module of test_speed, with 2 steps per group."""
-    return speed_tiny(**{"steps_per_epoch": 2, **overrides})
+@pytest.fixture
+def tiny(tiny_module):
+    """conftest's tiny module, with 2 steps per group."""
+    return lambda **overrides: tiny_module(**{"steps_per_epoch": 2, **overrides})
 
 
 class StepMemoryWatch(pl.Callback):
@@ -23,14 +22,23 @@ class StepMemoryWatch(pl.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self._meter = SavedTensorMeter().__enter__()
-        self.numel.append(sum(p.numel() for p in pl_module.param.parameters()))
+        self.numel.append(sum(p.numel() for p in pl_module.renderer.param.parameters()))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self._meter.__exit__(None, None, None)
         self.saved.append(self._meter.bytes)
 
 
-def test_memory_per_step_is_bounded_by_the_batch_not_the_units(make_trainer):
+def measure(module: ActMaxModule, images: int) -> StepMemory:
+    return step_memory(module.renderer, module.optimizer_factory, module.schedule.units, images)
+
+
+def largest(module: ActMaxModule, **options: object) -> int:
+    schedule = module.schedule
+    return largest_batch_size(module.renderer, module.optimizer_factory, schedule.units, schedule.variants, **options)
+
+
+def test_memory_per_step_is_bounded_by_the_batch_not_the_units(make_trainer, tiny):
     watches = {}
     for units in ("0-2", "0-11"):
         watch = StepMemoryWatch()
@@ -43,42 +51,42 @@ def test_memory_per_step_is_bounded_by_the_batch_not_the_units(make_trainer):
     assert max(many.saved) == max(few.saved) > 0  # same peak of saved activations, whatever the unit count
 
 
-def test_step_memory_is_linear_in_images():
+def test_step_memory_is_linear_in_images(tiny):
     module = tiny()
-    one, two, four = (step_memory(module, n) for n in (1, 2, 4))
+    one, two, four = (measure(module, n) for n in (1, 2, 4))
     assert four.activations - two.activations == 2 * (two.activations - one.activations) > 0
     # images, gradients and Adam moments grow per image (Adam's step counter is the only fixed part)
     assert four.params_and_state - two.params_and_state == 2 * (two.params_and_state - one.params_and_state) > 0
-    assert module.group_index == -1 and module.groups == []  # the module's own state is restored
+    assert module.renderer.items == () and module.renderer.param.count == 0  # the renderer's own state is restored
 
 
-def test_largest_batch_fits_the_budget():
+def test_largest_batch_fits_the_budget(tiny):
     module = tiny(units="0-15")
-    one, two = step_memory(module, 1), step_memory(module, 2)
+    one, two = measure(module, 1), measure(module, 2)
     per_image = two.total - one.total
     budget = one.total + int(5.5 * per_image)
-    assert largest_batch_size(module, budget_bytes=budget) == 6
-    assert largest_batch_size(module, budget_bytes=budget, max_batch_size=4) == 4
+    assert largest(module, budget_bytes=budget) == 6
+    assert largest(module, budget_bytes=budget, max_batch_size=4) == 4
     with pytest.raises(ValueError, match="Not even 1 image"):
-        largest_batch_size(module, budget_bytes=per_image // 2)
+        largest(module, budget_bytes=per_image // 2)
     paired = tiny(units="0-15", variants=2, batch_size=2)
-    assert largest_batch_size(paired, budget_bytes=budget) % 2 == 0
+    assert largest(paired, budget_bytes=budget) % 2 == 0
 
 
-def test_largest_batch_callback_sets_the_groups(make_trainer):
+def test_largest_batch_callback_sets_the_groups(make_trainer, tiny):
     module = tiny(units="0-9", batch_size=1)
     probe = tiny(units="0-9")
-    one, two = step_memory(probe, 1), step_memory(probe, 2)
+    one, two = measure(probe, 1), measure(probe, 2)
     budget_gb = (one.total + 3.5 * (two.total - one.total)) / 2**30
     callback = LargestBatch(memory_gb=budget_gb)
     make_trainer(callbacks=[callback]).fit(module)
-    assert callback.chosen == module.batch_size == module.hparams["batch_size"] == 4
-    assert [len(g) for g in module.groups] == [4, 4, 2]
+    assert callback.chosen == module.schedule.batch_size == module.hparams["batch_size"] == 4
+    assert [len(g) for g in module.schedule.groups] == [4, 4, 2]
     with pytest.raises(ValueError, match="memory_fraction"):
         LargestBatch(memory_fraction=1.5)
 
 
-def test_resume_keeps_the_checkpoint_batch_size(make_trainer, tmp_path):
+def test_resume_keeps_the_checkpoint_batch_size(make_trainer, tmp_path, tiny):
     class StopAfter(pl.Callback):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             if trainer.global_step == 3:
@@ -89,4 +97,4 @@ def test_resume_keeps_the_checkpoint_batch_size(make_trainer, tmp_path):
     resumed = tiny(units="0-5", batch_size=4)
     with pytest.warns(UserWarning, match="checkpoint's batch_size=2"):
         make_trainer().fit(resumed, ckpt_path=str(tmp_path / "mid.ckpt"))
-    assert resumed.batch_size == 2 and len(resumed.groups) == 3 and resumed.trainer.global_step == 6
+    assert resumed.schedule.batch_size == 2 and len(resumed.schedule.groups) == 3 and resumed.trainer.global_step == 6

@@ -1,7 +1,8 @@
 """Between-epoch image callbacks on small images with known answers, through a stand-in module.
 
-The stand-in has what the callbacks use of ``ActMaxModule``: ``param`` (a real parameterization), ``preprocess``,
-``epoch_in_group``, ``is_last_epoch_of_group``, ``current_items``, ``seed``, ``reset_optimizer_state``.
+The stand-in has what the callbacks use of ``ActMaxModule``: a ``renderer`` with ``param`` (a real
+parameterization), ``preprocess``, ``items`` and ``seed``; a ``schedule``; ``device``, ``epoch_in_group``,
+``is_last_epoch_of_group`` and ``reset_optimizer_state``.
 """
 
 from types import SimpleNamespace
@@ -12,12 +13,22 @@ import torch
 from scipy import ndimage
 
 from lit_actmax.callbacks import (
-    BilateralFilter, BoxBlur, Clamp, ContributionCrop, GaussianBlur, L2Decay, NormCrop, RandomAffine,
-    ResetOptimizerState, Resize,
+    BilateralFilter,
+    BoxBlur,
+    Clamp,
+    ContributionCrop,
+    GaussianBlur,
+    L2Decay,
+    NormCrop,
+    RandomAffineBetweenEpochs,
+    ResetOptimizerState,
+    Resize,
 )
+from lit_actmax.errors import ConfigError
 from lit_actmax.models import Normalize
 from lit_actmax.params import Fourier, Pixel
 from lit_actmax.seeding import unit_generators
+from lit_actmax.unit_schedule import UnitImage, UnitSchedule
 
 
 def stand_in(images, param=None, epoch=0, epochs=10, items=None, preprocess=None):
@@ -25,10 +36,11 @@ def stand_in(images, param=None, epoch=0, epochs=10, items=None, preprocess=None
     param.reset(unit_generators(0, list(range(images.shape[0])), [0] * images.shape[0], 1), images.shape[-2:])
     param.set_image(images)
     resets = []
+    items = tuple(UnitImage(*item) for item in items or [(u, 0, True) for u in range(images.shape[0])])
     module = SimpleNamespace(
-        param=param, preprocess=preprocess or Normalize(), device=torch.device("cpu"), seed=0,
-        epoch_in_group=epoch, is_last_epoch_of_group=epoch == epochs - 1,
-        current_items=items or [(u, 0, True) for u in range(images.shape[0])],
+        renderer=SimpleNamespace(param=param, preprocess=preprocess or Normalize(), items=items, seed=0),
+        schedule=UnitSchedule([item.unit for item in items], batch_size=len(items), epochs=epochs),
+        device=torch.device("cpu"), epoch_in_group=epoch, is_last_epoch_of_group=epoch == epochs - 1,
         reset_optimizer_state=lambda params=None: resets.append(1), resets=resets,
     )
     return SimpleNamespace(current_epoch=epoch), module
@@ -37,7 +49,7 @@ def stand_in(images, param=None, epoch=0, epochs=10, items=None, preprocess=None
 def run(callback, images, **kw):
     trainer, module = stand_in(images, **kw)
     callback.on_train_epoch_end(trainer, module)
-    return module.param().detach(), module
+    return module.renderer.param().detach(), module
 
 
 def image(seed=0, shape=(2, 3, 12, 10)):
@@ -55,9 +67,9 @@ def test_gaussian_blur_acts_like_scipy_and_keeps_the_mean():
 def test_blur_through_a_fourier_parameterization_keeps_the_mean_and_smooths():
     x = 0.25 + 0.5 * image(1)
     trainer, module = stand_in(x, param=Fourier())
-    before = module.param().detach()
+    before = module.renderer.param().detach()
     GaussianBlur(sigma=1.5).on_train_epoch_end(trainer, module)
-    after = module.param().detach()
+    after = module.renderer.param().detach()
     torch.testing.assert_close(after.mean((2, 3)), before.mean((2, 3)), atol=2e-3, rtol=0)
     assert (after[..., 1:, :] - after[..., :-1, :]).abs().mean() < 0.5 * (before[..., 1:, :] - before[..., :-1, :]).abs().mean()
 
@@ -113,22 +125,22 @@ def test_clamp_and_reset_optimizer_state():
     assert torch.equal(out, x) and module.resets == [1]
 
 
-def test_random_affine_depends_only_on_unit_and_epoch():
+def test_random_affine_between_epochs_depends_only_on_unit_and_epoch():
     x = image(7, (3, 3, 16, 16))
-    callback = RandomAffine(shift=2, degrees=5, scale=0.1)
+    callback = RandomAffineBetweenEpochs(shift=2, degrees=5, scale=0.1)
     out, _ = run(callback, x, items=[(4, 0, True), (9, 0, True), (11, 0, True)], epoch=3)
     params = dict(callback.last_params)
     assert all(abs(p[0]) <= 2 and abs(p[1]) <= 2 and float(p[0]).is_integer() for p in params.values())
     assert all(abs(p[2]) <= 5 and 0.9 <= p[3] <= 1.1 for p in params.values())
     assert len({p for p in params.values()}) == 3
     # unit 9 alone, in another batch: the same motion, the same image
-    alone, _ = run(RandomAffine(shift=2, degrees=5, scale=0.1), x[1:2], items=[(9, 0, True)], epoch=3)
+    alone, _ = run(RandomAffineBetweenEpochs(shift=2, degrees=5, scale=0.1), x[1:2], items=[(9, 0, True)], epoch=3)
     torch.testing.assert_close(alone[0], out[1])
-    other_epoch = RandomAffine(shift=2, degrees=5, scale=0.1)
+    other_epoch = RandomAffineBetweenEpochs(shift=2, degrees=5, scale=0.1)
     run(other_epoch, x[1:2], items=[(9, 0, True)], epoch=4)
     assert other_epoch.last_params[(9, 0)] != params[(9, 0)]
     # a pure whole-pixel shift moves the content exactly
-    shift = RandomAffine(shift=3, degrees=0, scale=0, padding="constant", fill=0.0)
+    shift = RandomAffineBetweenEpochs(shift=3, degrees=0, scale=0, border="constant", fill=0.0)
     moved, _ = run(shift, x[:1], items=[(0, 0, True)], epoch=0)
     dy, dx, _, _ = (int(v) for v in shift.last_params[(0, 0)])
     src = x[0, :, max(0, -dy):16 - max(0, dy), max(0, -dx):16 - max(0, dx)]
@@ -139,12 +151,12 @@ def test_random_affine_depends_only_on_unit_and_epoch():
 def test_resize_grows_the_parameter_and_drops_the_optimizer_state():
     x = image(8, (2, 3, 10, 10))
     trainer, module = stand_in(x)
-    pixels = module.param.pixels
+    pixels = module.renderer.param.pixels
     callback = Resize(factor=1.5, max_size=20)
     callback.on_train_epoch_end(trainer, module)
-    assert module.param.pixels is pixels and pixels.shape == (2, 3, 15, 15) and module.resets == [1]
-    assert module.param().shape == (2, 3, 15, 15)
-    torch.testing.assert_close(module.param().mean((2, 3)), x.mean((2, 3)), atol=0.02, rtol=0)
+    assert module.renderer.param.pixels is pixels and pixels.shape == (2, 3, 15, 15) and module.resets == [1]
+    assert module.renderer.param().shape == (2, 3, 15, 15)
+    torch.testing.assert_close(module.renderer.param().mean((2, 3)), x.mean((2, 3)), atol=0.02, rtol=0)
     for epoch in (1, 2):
         trainer.current_epoch = module.epoch_in_group = epoch
         callback.on_train_epoch_end(trainer, module)
@@ -160,9 +172,9 @@ def test_schedule_every_start_stop_last_and_no_double_application():
     assert [e for e in range(12) if Resize().schedule.due(e, e == 11)] == list(range(11))  # midnite: n + 1 < iter_n
     trainer, module = stand_in(x, epoch=1)
     callback.on_train_epoch_end(trainer, module)
-    once = module.param().detach().clone()
+    once = module.renderer.param().detach().clone()
     callback.on_train_epoch_end(trainer, module)  # the same epoch end replayed (resume): no second blur
-    assert torch.equal(module.param().detach(), once) and callback.applied == 1
+    assert torch.equal(module.renderer.param().detach(), once) and callback.applied == 1
     state = callback.state_dict()
     fresh = GaussianBlur(sigma=1.0, every=4, start=1, stop=9, on_last_epoch=False)
     fresh.load_state_dict(state)
@@ -173,13 +185,22 @@ def test_schedule_every_start_stop_last_and_no_double_application():
 @pytest.mark.parametrize("make, message", [
     (lambda: GaussianBlur(sigma=0), "sigma must be positive"),
     (lambda: GaussianBlur(every=0), "every must be at least 1"),
-    (lambda: GaussianBlur(padding="wrap"), "padding must be one of"),
+    (lambda: GaussianBlur(border="wrap"), "border must be one of"),
+    (lambda: BoxBlur(border="reflection"), "border must be one of"),
+    (lambda: BilateralFilter(border="constant"), "border must be one of"),
+    (lambda: RandomAffineBetweenEpochs(border="reflect"), "border must be one of"),
     (lambda: NormCrop(percentile=130), r"percentile must be in \[0, 100\]"),
     (lambda: L2Decay(space="rgb"), "space must be 'model'"),
     (lambda: Resize(factor=0), "factor must be positive"),
-    (lambda: RandomAffine(scale=1.5), "scale in"),
+    (lambda: RandomAffineBetweenEpochs(scale=1.5), "scale in"),
     (lambda: GaussianBlur(start=3, stop=2), "stop .* must be greater than start"),
 ])
 def test_bad_settings_fail_early(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_border_mistakes_are_config_errors():
+    for make in (lambda: GaussianBlur(border="wrap"), lambda: RandomAffineBetweenEpochs(border="reflection")):
+        with pytest.raises(ConfigError, match="border must be one of"):
+            make()

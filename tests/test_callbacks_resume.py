@@ -8,7 +8,17 @@ import torch
 from lit_actmax import ActMaxModule, Channel
 from lit_actmax.augment import Compose
 from lit_actmax.callbacks import (
-    BestImage, Clamp, ContributionCrop, GaussianBlur, Gif, L2Decay, NormCrop, RandomAffine, ResetOptimizerState, Resize,
+    ActMaxCallback,
+    BestImage,
+    Clamp,
+    ContributionCrop,
+    GaussianBlur,
+    Gif,
+    L2Decay,
+    NormCrop,
+    RandomAffineBetweenEpochs,
+    ResetOptimizerState,
+    Resize,
 )
 from lit_actmax.cli import quiet_expected_warnings
 from lit_actmax.params import Pixel
@@ -29,7 +39,7 @@ class KillAt(pl.Callback):
             raise Killed()
 
 
-class Finished(pl.Callback):
+class Finished(ActMaxCallback):
     def __init__(self):
         self.images = {}
 
@@ -39,7 +49,7 @@ class Finished(pl.Callback):
 
 
 def callbacks():
-    return [RandomAffine(shift=1, degrees=3, scale=0.05), GaussianBlur(sigma=0.8, every=2), Resize(factor=1.25),
+    return [RandomAffineBetweenEpochs(shift=1, degrees=3, scale=0.05), GaussianBlur(sigma=0.8, every=2), Resize(factor=1.25),
             L2Decay(rate=0.05), NormCrop(percentile=10), ContributionCrop(percentile=10), Clamp(),
             ResetOptimizerState(every=2), BestImage(), Gif(every=2), Finished()]
 

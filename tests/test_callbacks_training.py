@@ -23,9 +23,9 @@ class Recorder(pl.Callback):
         self.seen = []
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer):
-        self.seen.append((pl_module.epoch_in_group * pl_module.steps_per_epoch + trainer.fit_loop.epoch_loop.batch_idx,
-                          pl_module.param().detach().clone(), pl_module.step_activations.clone(),
-                          tuple(pl_module.param.size)))
+        self.seen.append((pl_module.epoch_in_group * pl_module.schedule.steps_per_epoch + trainer.fit_loop.epoch_loop.batch_idx,
+                          pl_module.renderer.param().detach().clone(), pl_module.step_activations.clone(),
+                          tuple(pl_module.renderer.param.size)))
 
 
 def fit(callbacks, tmp_path=None, **kw):
@@ -60,7 +60,7 @@ def test_resize_grows_the_images_and_optimization_goes_on(tmp_path):
     record = json.loads(next((module.run_dir / "images").rglob("unit_00000.json")).read_text())
     assert record["size"] == [64, 64]
     # Adam restarted at each resize: its step count is that of the last size only
-    state = trainer.optimizers[0].state[module.param.pixels]
+    state = trainer.optimizers[0].state[module.renderer.param.pixels]
     assert int(state["step"]) == 4 and state["exp_avg"].shape == (1, 3, 64, 64)
 
 
@@ -87,7 +87,7 @@ def test_best_image_measures_clean_images_under_augmentation():
     module, _ = fit([best], units=[0], batch_size=1, transforms=Compose([Jitter(2)]), steps_per_epoch=2, epochs=2)
     kept = best.best[(0, 0)]
     with torch.no_grad():
-        again = module.objective.activation(module.render_batch(kept["image"].unsqueeze(0), None, augment=False))
+        again = module.renderer.objective.activation(module.renderer.render(kept["image"].unsqueeze(0), None))
     assert float(again[0]) == pytest.approx(kept["activation"], abs=1e-5)
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lit_actmax.cli import ActMaxCLI, main
+from lit_actmax.cli import main
+from lit_actmax.lightning_cli import ActMaxCLI
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = "lit_actmax.testing:tiny_backbone"
@@ -35,6 +36,7 @@ def tiny_config(tmp_path, **model):
     return path
 
 
+@pytest.mark.slow
 def test_fit_from_yaml_writes_images_index_and_resolved_config(tmp_path):
     result = run_cli("fit", "--config", str(tiny_config(tmp_path)), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -46,6 +48,7 @@ def test_fit_from_yaml_writes_images_index_and_resolved_config(tmp_path):
     assert saved["model"]["backbone"] == TINY and saved["model"]["optimizer"]["init_args"]["lr"] == 0.1
 
 
+@pytest.mark.slow
 def test_unknown_config_key_is_refused(tmp_path):
     result = run_cli("fit", "--config", str(tiny_config(tmp_path, colour="red")), cwd=tmp_path)
     assert result.returncode != 0
@@ -74,6 +77,7 @@ def test_layers_command_marks_shared_modules(capsys):
 
 
 @pytest.mark.parametrize("config", sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs").rglob("*.yaml")))
+@pytest.mark.slow
 def test_every_shipped_config_parses(config, monkeypatch):
     """Each config (fragments merged onto the quickstart) is accepted by the CLI parser."""
     monkeypatch.chdir(ROOT)

@@ -15,7 +15,12 @@ from PIL import Image
 from lit_actmax import Channel, Neuron
 from lit_actmax.cli import main
 from lit_actmax.examples import (
-    ImageFolderStream, TopKExamples, find_examples, list_images, objective_from_text, unit_scores,
+    ImageFolderStream,
+    TopKExamples,
+    find_examples,
+    list_images,
+    objective_from_text,
+    unit_scores,
 )
 from lit_actmax.models import load_backbone
 from lit_actmax.probe import LayerProbe
@@ -157,7 +162,7 @@ def test_saved_examples_and_the_cli(folder, tmp_path, make_trainer):
     data = json.loads((run_dir / "examples" / "features.2" / "examples.json").read_text())
     assert data["objective"] == "Channel(features.2)" and data["images"] == 24 and set(data["units"]) == {"2", "5"}
     files = list_images(folder)
-    for unit, lists in data["units"].items():
+    for lists in data["units"].values():
         assert len(lists["top"]) == 3 and len(lists["bottom"]) == 3
         tops = [e["activation"] for e in lists["top"]]
         assert tops == sorted(tops, reverse=True) and tops[0] > lists["bottom"][0]["activation"]

@@ -12,7 +12,7 @@ import pytorch_lightning as pl
 import torch
 
 from lit_actmax import ActMaxModule, ClassLogit, Compose, Jitter, Pixel
-from lit_actmax.callbacks import BestImage, Gif, Transparency
+from lit_actmax.callbacks import ActMaxCallback, BestImage, Gif, Transparency
 from lit_actmax.callbacks.activation_curves import ActivationCurves
 from lit_actmax.callbacks.quality_metrics import QualityMetrics
 from lit_actmax.callbacks.write_gallery import WriteGallery
@@ -24,13 +24,13 @@ from lit_actmax.testing import tiny_backbone
 TINY = "lit_actmax.testing:tiny_backbone"
 
 
-class StaleFileEntry(pl.Callback):
+class StaleFileEntry(ActMaxCallback):
     """A record entry whose file was never written (a callback that failed half-way, a file deleted later)."""
 
     def on_units_finished(self, trainer, pl_module, finished) -> None:
         for i, (unit, variant) in enumerate(zip(finished.units, finished.variants)):
-            stem = image_stem(unit, variant, pl_module.variants)
-            finished.files[i]["stale"] = str(pl_module.unit_dir().relative_to(pl_module.run_dir) / f"{stem}_gone.png")
+            stem = image_stem(unit, variant, pl_module.schedule.variants)
+            finished.files[i]["stale"] = str(pl_module.writer.unit_dir.relative_to(pl_module.run_dir) / f"{stem}_gone.png")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def run(tmp_path_factory) -> Path:
 def test_the_run_writes_a_gallery_that_references_only_existing_files(run):
     page = (run / "gallery.html").read_text()
     links = referenced_files(page)
-    assert links and all((run / link).is_file() for link in links), [l for l in links if not (run / l).is_file()]
+    assert links and all((run / link).is_file() for link in links), [link for link in links if not (run / link).is_file()]
     assert not re.search(r'(?:src|href)="https?:', page)  # opens offline
     index = json.loads((run / "index.json").read_text())
     for record in index["units"]:

@@ -20,6 +20,8 @@ from PIL import Image
 from lit_actmax import ActMaxModule, Channel, Compose, Pixel
 from lit_actmax.gallery import build_gallery
 
+pytestmark = pytest.mark.slow  # starts a browser process
+
 TINY = "lit_actmax.testing:tiny_backbone"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
@@ -60,7 +62,7 @@ def test_headless_chromium_draws_the_unit_images(tmp_path, make_trainer):
     assert shot.std() > 20, "the screenshot is blank"
     drawn = {tuple(c) for c in shot.reshape(-1, 3)}
     for unit in range(4):  # the optimized images' own colours are on the screen (drawn pixelated, not resampled)
-        png = np.asarray(Image.open(module.unit_dir() / f"unit_{unit:05d}.png").convert("RGB")).reshape(-1, 3)
+        png = np.asarray(Image.open(module.writer.unit_dir / f"unit_{unit:05d}.png").convert("RGB")).reshape(-1, 3)
         found = np.mean([tuple(c) in drawn for c in png])
         assert found > 0.9, f"unit {unit}: only {found:.0%} of its colours are on the page"
     # the page itself has few colours: the matches come from the images, not from the page's greys

@@ -1,8 +1,10 @@
 """Per-unit gradient normalization/clipping: each image's gradient is rescaled alone."""
 
+from types import SimpleNamespace
+
 import pytest
-import torch
 import pytorch_lightning as pl
+import torch
 
 from lit_actmax import ActMaxModule, Channel
 from lit_actmax.augment import Compose
@@ -14,16 +16,19 @@ TINY = "lit_actmax.testing:tiny_backbone"
 
 
 class FakeModule:
+    """What the callback reads of the module: ``renderer.param`` with gradients set."""
+
     def __init__(self, grads):
-        self.param = torch.nn.Module()
+        param = torch.nn.Module()
         for i, g in enumerate(grads):
             p = torch.nn.Parameter(torch.zeros_like(g))
             p.grad = g.clone()
-            self.param.register_parameter(f"p{i}", p)
+            param.register_parameter(f"p{i}", p)
+        self.renderer = SimpleNamespace(param=param)
 
 
 def grads_of(module):
-    return [p.grad for p in module.param.parameters()]
+    return [p.grad for p in module.renderer.param.parameters()]
 
 
 def test_normalize_gives_every_image_the_same_norm_and_keeps_directions():
@@ -31,7 +36,7 @@ def test_normalize_gives_every_image_the_same_norm_and_keeps_directions():
     g2 = torch.randn(3, 5) * torch.tensor([100.0, 1.0, 0.01]).view(3, 1)
     module = FakeModule([g1, g2])
     PerUnitGradNorm("normalize", max_norm=2.0).on_before_optimizer_step(None, module, None)
-    after = per_image_grad_norm(list(module.param.parameters()))
+    after = per_image_grad_norm(list(module.renderer.param.parameters()))
     torch.testing.assert_close(after, torch.full((3,), 2.0))
     new1, new2 = grads_of(module)
     for i in range(3):  # same direction, per image, across both parameters
@@ -66,7 +71,7 @@ def test_in_training_each_unit_is_independent_of_its_batch_neighbours(tmp_path, 
 
     class After(pl.Callback):  # runs after PerUnitGradNorm: sees the rescaled gradients
         def on_before_optimizer_step(self, trainer, pl_module, optimizer):
-            seen.append(per_image_grad_norm(list(pl_module.param.parameters())))
+            seen.append(per_image_grad_norm(list(pl_module.renderer.param.parameters())))
 
     def fit(units):
         module = ActMaxModule(backbone=TINY, objective=Channel("features.2"), units=units, size=32,

@@ -7,9 +7,25 @@ import pytest
 import torch
 from scipy import ndimage
 
+from lit_actmax.errors import ConfigError
 from lit_actmax.image_ops import (
-    affine_matrices, bilateral_filter, box_blur, contribution_crop, decay, from_space, gaussian_blur, grown_size,
-    model_space, norm_crop, pad2d, percentile, resize_images, to_space, warp,
+    BORDERS,
+    affine_matrices,
+    bilateral_filter,
+    box_blur,
+    check_border,
+    contribution_crop,
+    decay,
+    from_space,
+    gaussian_blur,
+    grown_size,
+    model_space,
+    norm_crop,
+    pad2d,
+    percentile,
+    resize_images,
+    to_space,
+    warp,
 )
 from lit_actmax.models import Normalize, ScaleShift
 
@@ -149,16 +165,43 @@ def test_warp_shifts_whole_pixels_rotates_and_zooms_about_the_centre():
     x[0, 0, 4, 4], x[0, 0, 2, 4] = 1.0, 0.5
 
     def move(shift_xy=(0.0, 0.0), degrees=0.0, zoom=1.0):
-        theta = affine_matrices((9, 9), torch.tensor([shift_xy]), torch.tensor([degrees]), torch.tensor([zoom]))
-        return warp(x, theta, padding=0.0)
+        shift = torch.tensor([shift_xy]) / 9  # pixels -> fractions of the side
+        theta = affine_matrices(shift, torch.tensor([degrees]), torch.tensor([zoom]), size=(9, 9))
+        return warp(x, theta)  # border="constant", fill=0
 
     torch.testing.assert_close(move(), x)
     moved = move((-1.0, 2.0))  # x -1, y +2
     assert float(moved[0, 0, 6, 3]) == pytest.approx(1.0) and float(moved[0, 0, 4, 3]) == pytest.approx(0.5)
-    torch.testing.assert_close(move(degrees=90.0), torch.rot90(x, -1, (2, 3)), atol=1e-5, rtol=0)  # clockwise
+    torch.testing.assert_close(move(degrees=90.0), torch.rot90(x, 1, (2, 3)), atol=1e-5, rtol=0)  # counter-clockwise
     zoomed = move(zoom=2.0)
     assert float(zoomed[0, 0, 4, 4]) == pytest.approx(1.0) and float(zoomed[0, 0, 0, 4]) > 0  # 2 px out -> 4 px
 
+
+
+@pytest.mark.parametrize("border", ["symmetric", "replicate"])
+def test_warp_borders_are_the_borders_of_pad2d(border):
+    x = rand(1, 2, 5, 7)
+    shift = torch.tensor([[2 / 7, -1 / 5]], dtype=torch.float64)  # 2 px right, 1 px up
+    moved = warp(x, affine_matrices(shift, torch.zeros(1, dtype=torch.float64), torch.ones(1, dtype=torch.float64)), border)
+    expected = pad2d(x, 0, 1, 2, 0, border)[..., 1:, :7]
+    torch.testing.assert_close(moved, expected, atol=1e-12, rtol=0)
+
+
+def test_a_rotation_keeps_right_angles_on_non_square_images():
+    theta = affine_matrices(torch.zeros(1, 2), torch.tensor([90.0]), torch.ones(1), size=(4, 8))
+    corner = torch.tensor([1.0, 1.0, 1.0])  # (u, v, 1) in normalized output coordinates of a 4 x 8 image
+    u, v = (float(c) for c in theta[0] @ corner)  # where it samples from, normalized
+    # in pixels from the centre (y down), output (4, 2) samples the input at (-2, 4): turned by 90 degrees, same
+    # distance from the centre (without ``size`` the turn would be in normalized units: a shear on this image)
+    assert (u * 4, v * 2) == (pytest.approx(-2.0), pytest.approx(4.0))
+
+
+def test_check_border_names_the_choices():
+    assert all(check_border(b) == b for b in BORDERS)
+    with pytest.raises(ConfigError, match="border must be one of"):
+        check_border("reflection")
+    with pytest.raises(ConfigError, match="'constant'"):
+        warp(torch.zeros(1, 1, 2, 2), torch.eye(2, 3).unsqueeze(0), border="wrap")
 
 def test_spaces_round_trip():
     x = torch.rand(2, 3, 4, 4, dtype=torch.float64)

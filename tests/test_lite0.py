@@ -16,10 +16,10 @@ def test_flamingo_is_top1_for_lite0_under_random_views(make_trainer):
                           save_outputs=False)
     make_trainer().fit(module)
     finished = module.last_finished
-    scores = robust_class_scores(module.backbone_info, finished.images, [130], n=16, seed=1)
+    scores = robust_class_scores(module.renderer.backbone_info, finished.images, [130], n=16, seed=1)
     assert float(scores.top1[0]) >= 0.9, scores
     # and the backbone's BatchNorm statistics did not move
-    bn = module.backbone._bn0
+    bn = module.renderer.backbone._bn0
     assert not bn.training
 
 
@@ -37,7 +37,7 @@ def test_channel_image_beats_noise_and_natural_photographs(make_trainer):
     module = ActMaxModule(backbone="lite0", objective=Channel(layer), units=channels, size=128, batch_size=3,
                           steps_per_epoch=16, epochs=4, save_outputs=False)
     make_trainer().fit(module)
-    backbone = module.backbone_info
+    backbone = module.renderer.backbone_info
     rendered = robust_objective_scores(backbone, Channel(layer), module.last_finished.images, channels, n=8)
     probe = LayerProbe(backbone.model, layer)
     with torch.no_grad():

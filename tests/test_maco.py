@@ -12,8 +12,15 @@ from lit_actmax import ActMaxModule, Channel
 from lit_actmax.params import Maco, hermitian_phase, rgb_to_decorrelated
 from lit_actmax.seeding import STREAM_INIT, unit_generators
 from lit_actmax.spectrum import (
-    DEFAULT_SPECTRUM, Spectrum, estimate_color_matrix, estimate_spectrum, load_spectrum, magnitude_slope,
-    resample_magnitude, save_spectrum, spectrum_slope,
+    DEFAULT_SPECTRUM,
+    Spectrum,
+    estimate_color_matrix,
+    estimate_spectrum,
+    load_spectrum,
+    magnitude_slope,
+    resample_magnitude,
+    save_spectrum,
+    spectrum_slope,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,6 +122,7 @@ def test_hermitian_phase_is_odd_in_the_self_conjugate_columns():
     torch.testing.assert_close(hermitian_phase(phase, 9)[..., 4], phase[..., 4])  # odd width: no Nyquist column
 
 
+@pytest.mark.slow
 def test_shipped_spectrum_is_small_natural_and_loads_without_scikit_image():
     assert DEFAULT_SPECTRUM.is_file() and DEFAULT_SPECTRUM.stat().st_size < 500_000
     code = ("import sys; sys.modules['skimage'] = None; from lit_actmax.params import Maco; "
@@ -168,6 +176,7 @@ def test_spectrum_files_round_trip_and_bad_files_fail_clearly(tmp_path):
         Maco(contrast=0)
 
 
+@pytest.mark.slow
 def test_estimate_spectrum_script_on_a_folder(tmp_path):
     from PIL import Image
 
@@ -202,51 +211,41 @@ def test_maco_renders_in_the_module(tmp_path, make_trainer):
     after = ActMaxModule(param=Maco(), steps_per_epoch=60, **options)
     make_trainer().fit(after)
     assert (after.last_finished.activations > before.last_finished.activations + 0.01).all()
-    assert set(after.state_dict()) >= {"param.phase", "param.phase_scale", "param.phase_shift"}
-
-
-def vars_of(transform) -> dict:
-    """A transform's settings (its plain attributes), for comparing two that were built differently."""
-    return {k: v for k, v in vars(transform).items() if not k.startswith("_") and k not in ("training", "last_boxes")}
+    assert set(after.state_dict()) >= {"renderer.param.phase", "renderer.param.phase_scale", "renderer.param.phase_shift"}
 
 
 @pytest.mark.parametrize("config", ["maco_lite0", "maco_multicrop_lite0", "fourier_lite0", "channels_redirect_lite0",
                                     "accentuate_lite0"])
-def test_experiment_configs_parse_and_build(config):
+@pytest.mark.slow
+def test_experiment_configs_parse_and_build(config, same_transforms):
     from lit_actmax.augment import MultiCrop, Noise
     from lit_actmax.callbacks import PerUnitGradNorm, RedirectReLU, Transparency
-    from lit_actmax.cli import ActMaxCLI
+    from lit_actmax.lightning_cli import ActMaxCLI
 
     cli = ActMaxCLI(args=["--config", f"configs/experiments/{config}.yaml"], run=False)
     module, callbacks = cli.model, {type(c) for c in cli.trainer.callbacks}
     if config.startswith("maco"):
-        assert isinstance(module.param, Maco) and Transparency in callbacks
-        optimizer = module.optimizer_factory(module.param.parameters())
+        assert isinstance(module.renderer.param, Maco) and Transparency in callbacks
+        optimizer = module.optimizer_factory(module.renderer.param.parameters())
         assert isinstance(optimizer, torch.optim.NAdam) and optimizer.defaults["lr"] == 1.0
     if config == "maco_multicrop_lite0":
-        crop, noise = module.transforms.transforms
+        crop, noise = module.renderer.transforms.transforms
         assert isinstance(crop, MultiCrop) and isinstance(noise, Noise) and crop.crops == 4 and crop.end == (0.25, 0.5)
-        assert PerUnitGradNorm in callbacks and module.size == (256, 256)
+        assert PerUnitGradNorm in callbacks and module.renderer.size == (256, 256)
     if config == "channels_redirect_lite0":
         assert {RedirectReLU, PerUnitGradNorm} <= callbacks
     if config == "fourier_lite0":  # the quickstart without crops: the library's default transforms
         from lit_actmax.augment import lucid_transforms
         from lit_actmax.params import Fourier
 
-        assert isinstance(module.param, Fourier)
-        assert same_transforms(module.transforms, lucid_transforms())
-
-
-def same_transforms(built, expected) -> bool:
-    """Whether two :class:`Compose` hold the same transform types in order, with the same settings."""
-    built, expected = built.transforms, expected.transforms
-    return [type(t) for t in built] == [type(t) for t in expected] and all(
-        vars_of(a) == vars_of(b) for a, b in zip(built, expected))
+        assert isinstance(module.renderer.param, Fourier)
+        assert same_transforms(module.renderer.transforms, lucid_transforms())
 
 
 @pytest.mark.parametrize("fragment", ["transparency", "redirect_relu", "grad_norm"])
+@pytest.mark.slow
 def test_callback_fragments_compose_with_the_quickstart(fragment):
-    from lit_actmax.cli import ActMaxCLI
+    from lit_actmax.lightning_cli import ActMaxCLI
 
     cli = ActMaxCLI(args=["--config", "configs/quickstart.yaml", "--config", f"configs/callbacks/{fragment}.yaml"], run=False)
     names = {type(c).__name__ for c in cli.trainer.callbacks}

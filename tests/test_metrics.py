@@ -15,8 +15,14 @@ from torchmetrics.functional.image import structural_similarity_index_measure as
 from lit_actmax import ActMaxModule, Channel, ClassLogit, Compose, Pixel
 from lit_actmax.callbacks.quality_metrics import QualityMetrics
 from lit_actmax.metrics import (
-    BestActivation, Transferability, VariantDiversity, judge_logits, pairwise_feature_distance,
-    pairwise_ssim_distance, target_ranks, unit_pairs,
+    BestActivation,
+    Transferability,
+    VariantDiversity,
+    judge_logits,
+    pairwise_feature_distance,
+    pairwise_ssim_distance,
+    target_ranks,
+    unit_pairs,
 )
 from lit_actmax.testing import tiny_backbone
 

@@ -35,6 +35,7 @@ def test_batchnorm_statistics_never_change():
     assert torch.equal(bn.running_mean, before) and not bn.training
 
 
+@pytest.mark.slow
 def test_lite0_is_pretrained_and_offline(lite0):
     skimage = pytest.importorskip("skimage.data")
     import torch.nn.functional as F
@@ -126,3 +127,12 @@ def test_cached_torchvision_weights_build_like_torchvision(monkeypatch):
     reference.eval()
     with torch.no_grad():
         assert torch.allclose(backbone.model(x), reference(x), atol=1e-5)
+
+
+def test_shipped_imagenet_classes_are_torchvision_s():
+    from torchvision.models import ResNet50_Weights
+
+    from lit_actmax.models import imagenet_classes
+
+    assert imagenet_classes() == list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+    assert load_backbone("lite0").class_names[285] == "Egyptian cat"

@@ -3,9 +3,10 @@ import json
 import pytest
 import torch
 
-from lit_actmax import ActMaxModule, Channel, ClassLogit, ConfigError, Fourier, Pixel, TotalVariation
+from lit_actmax import ActMaxModule, Channel, ClassLogit, ConfigError, Pixel, TotalVariation
 from lit_actmax.augment import Compose
 from lit_actmax.probe import ProbeError
+from lit_actmax.unit_schedule import UnitImage
 
 TINY = "lit_actmax.testing:tiny_backbone"
 
@@ -19,12 +20,8 @@ def tiny(tmp_path, **overrides):
 
 def initial_activation(module):
     """Activation of each unit's initial image, before any step."""
-    from lit_actmax.seeding import STREAM_INIT, unit_generators
-
-    items = [(u, 0, True) for u in module.units_all]
-    module.groups, module.group_index = [items], 0
-    module.param.reset(unit_generators(module.seed, module.units_all, [0] * len(items), STREAM_INIT), module.size)
-    return module.final_images()[1]
+    module.renderer.start([UnitImage(u, 0, True) for u in module.schedule.units])
+    return module.renderer.final_images()[1]
 
 
 def test_fit_raises_the_activation_of_every_unit(tmp_path, make_trainer):
@@ -66,26 +63,26 @@ def test_more_units_than_batch_keeps_parameters_bounded(tmp_path, make_trainer):
 
     class ParamSize(pl.Callback):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            sizes.append(sum(p.numel() for p in pl_module.param.parameters()))
+            sizes.append(sum(p.numel() for p in pl_module.renderer.param.parameters()))
 
     module = tiny(tmp_path, units="0-9", batch_size=3, epochs=1, steps_per_epoch=2, param=Pixel())
     make_trainer(callbacks=[ParamSize()]).fit(module)
     assert max(sizes) == 3 * 3 * 32 * 32
-    assert len(module.groups) == 4 and module.trainer.current_epoch == 4
+    assert len(module.schedule.groups) == 4 and module.trainer.current_epoch == 4
     index = json.loads((module.run_dir / "index.json").read_text())
     assert [r["unit"] for r in index["units"]] == list(range(10))
 
 
 def test_only_image_parameters_are_optimized_and_backbone_stays_frozen(tmp_path, make_trainer):
     module = tiny(tmp_path, save_outputs=False, optimizer=lambda p: torch.optim.SGD(p, lr=1.0))
-    weights = {k: v.clone() for k, v in module.backbone.state_dict().items()}
+    weights = {k: v.clone() for k, v in module.renderer.backbone.state_dict().items()}
     trainer = make_trainer()
     trainer.fit(module)
     optimized = {id(p) for group in trainer.optimizers[0].param_groups for p in group["params"]}
-    assert optimized == {id(p) for p in module.param.parameters()}
+    assert optimized == {id(p) for p in module.renderer.param.parameters()}
     assert isinstance(trainer.optimizers[0], torch.optim.SGD)
-    assert not module.backbone.training
-    for key, value in module.backbone.state_dict().items():
+    assert not module.renderer.backbone.training
+    for key, value in module.renderer.backbone.state_dict().items():
         assert torch.equal(value, weights[key])
 
 

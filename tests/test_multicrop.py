@@ -5,7 +5,15 @@ import torch
 
 from lit_actmax import ActMaxModule, Channel
 from lit_actmax.augment import (
-    Compose, Jitter, MultiCrop, Noise, Pad, maco_transforms, per_row_generators, schedule, set_progress,
+    Compose,
+    Jitter,
+    MultiCrop,
+    Noise,
+    Pad,
+    maco_transforms,
+    per_row_generators,
+    schedule,
+    set_progress,
 )
 from lit_actmax.seeding import STREAM_AUGMENT, unit_generators
 

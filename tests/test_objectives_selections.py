@@ -69,7 +69,7 @@ def test_optimizing_a_set_and_a_position_raises_them(tmp_path):
                               optimizer=lambda p: torch.optim.Adam(p, lr=0.05))
         with torch.no_grad():
             start = objective.activation(RenderBatch(
-                acts=module.probe(module.preprocess(torch.full((1, 3, 32, 32), 0.5))), units=torch.tensor([0])))
+                acts=module.renderer.probe(module.renderer.preprocess(torch.full((1, 3, 32, 32), 0.5))), units=torch.tensor([0])))
         trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
                              enable_model_summary=False)
         trainer.fit(module)

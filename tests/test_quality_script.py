@@ -5,6 +5,7 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,6 +19,7 @@ def load_script(name: str = "quality"):
     return module
 
 
+@pytest.mark.slow
 def test_quick_run_writes_tables_and_images(tmp_path):
     quality = load_script()
     out = tmp_path / "docs" / "quality.md"
@@ -39,6 +41,7 @@ def test_quick_run_writes_tables_and_images(tmp_path):
         assert (out.parent / name).stat().st_size > 100
 
 
+@pytest.mark.slow
 def test_without_a_judge_the_transfer_column_is_left_out(tmp_path):
     quality = load_script()
     out = tmp_path / "quality.md"
@@ -50,6 +53,7 @@ def test_without_a_judge_the_transfer_column_is_left_out(tmp_path):
     assert "## B." not in text
 
 
+@pytest.mark.slow
 def test_the_panel_can_be_rendered_by_several_methods(tmp_path):
     quality = load_script()
     out = tmp_path / "quality.md"
@@ -70,6 +74,7 @@ def test_naturalness_statistics():
     assert len(quality.PANEL) == 20 and len({c for c, _ in quality.PANEL}) == 20
 
 
+@pytest.mark.slow
 def test_maco_sweep_quick_run_prints_a_row_per_variant(capsys, tmp_path):
     sweep = load_script("maco_sweep")
     out = tmp_path / "sweep.md"
@@ -92,18 +97,17 @@ def test_maco_sweep_only_takes_exact_names_or_prefixes():
     assert sweep.selected("pixel", ["fourier", "pixel"]) and not sweep.selected("fourier", ["pixel"])
 
 
-def test_the_quickstart_is_the_default_method_part_b_checks():
+@pytest.mark.slow
+def test_the_quickstart_is_the_default_method_part_b_checks(same_transforms):
     """configs/quickstart.yaml spells out the method scripts/quality.py checks in part B (its DEFAULT_METHOD)."""
-    from test_maco import same_transforms
-
-    from lit_actmax.cli import ActMaxCLI
+    from lit_actmax.lightning_cli import ActMaxCLI
 
     quality = load_script()
     method = quality.method_named(quality.DEFAULT_METHOD)
     module = ActMaxCLI(args=["--config", str(ROOT / "configs" / "quickstart.yaml")], run=False).model
-    assert type(module.param) is type(method.param())
-    assert module.optimizer_factory(module.param.parameters()).defaults["lr"] == method.lr
-    assert same_transforms(module.transforms, method.transforms())
+    assert type(module.renderer.param) is type(method.param())
+    assert module.optimizer_factory(module.renderer.param.parameters()).defaults["lr"] == method.lr
+    assert same_transforms(module.renderer.transforms, method.transforms())
 
 
 def test_maco_reference_start_keeps_the_phase_at_unit_deviation_and_the_magnitude_exact():

@@ -6,8 +6,9 @@ from torch import nn
 
 from lit_actmax import ActMaxModule, Channel
 from lit_actmax.augment import Compose
+from lit_actmax.callbacks import RedirectReLU
 from lit_actmax.models import register_backbone
-from lit_actmax.redirect import RedirectReLU, redirect_relus, redirected_relu, relu_modules
+from lit_actmax.redirect import ReluRedirection, redirect_relus, redirected_relu, relu_modules
 from lit_actmax.testing import tiny_backbone
 
 
@@ -55,6 +56,23 @@ def test_context_manager_patches_relu_and_relu6_modules_and_restores_them():
     assert [upper for _, _, upper in relu_modules(model)] == [None, 6.0]
 
 
+
+def test_a_redirection_switches_on_and_off_and_restores_the_modules():
+    model = nn.Sequential(nn.Conv2d(3, 2, 1), nn.ReLU())
+    with torch.no_grad():
+        model[0].bias.fill_(-100.0)
+    x = torch.rand(1, 3, 4, 4, requires_grad=True)
+    redirection = ReluRedirection(enabled=False)
+    assert redirection.patch(model) == 1 and redirection.patch(model) == 1  # patched once
+    model(x).sum().mul(-1).backward()
+    assert x.grad.abs().sum() == 0  # switched off: a plain ReLU
+    redirection.enabled = True
+    x.grad = None
+    model(x).sum().mul(-1).backward()
+    assert x.grad.abs().sum() > 0
+    redirection.remove()
+    assert "forward" not in model[1].__dict__ and redirection.modules == []
+
 def dead_channel_backbone():
     """The tiny backbone with channel 0 of features.4 pushed far below zero: its ReLU is dead on any image."""
     backbone = tiny_backbone()
@@ -85,14 +103,14 @@ def test_callback_redirects_only_the_first_steps(make_trainer, steps):
     image = module.last_finished.images
     from lit_actmax.seeding import STREAM_INIT, unit_generators
 
-    module.param.reset(unit_generators(0, [0], [0], STREAM_INIT), 32)
-    initial = module.param().detach()
+    module.renderer.param.reset(unit_generators(0, [0], [0], STREAM_INIT), 32)
+    initial = module.renderer.param().detach()
     moved = float((image - initial).abs().max())
     if steps == 0:
         assert moved < 1e-6, "a dead unit gives no gradient without redirection"
     else:
         assert moved > 1e-3, "redirection must move the image of a dead unit"
-    assert "forward" not in module.backbone.features[1].__dict__  # restored after fit
+    assert "forward" not in module.renderer.backbone.features[1].__dict__  # restored after fit
 
 
 def test_redirection_raises_the_dead_pre_activation(make_trainer):
@@ -108,8 +126,8 @@ def test_redirection_raises_the_dead_pre_activation(make_trainer):
     from lit_actmax.seeding import STREAM_INIT, unit_generators
 
     after = pre_activation(module.last_finished.images)
-    module.param.reset(unit_generators(0, [0], [0], STREAM_INIT), 32)
-    before = pre_activation(module.param().detach())
+    module.renderer.param.reset(unit_generators(0, [0], [0], STREAM_INIT), 32)
+    before = pre_activation(module.renderer.param().detach())
     assert after > before + 0.05  # moving up toward the active range (the -30 bias is far away)
     with pytest.raises(ValueError, match="steps"):
         RedirectReLU(steps=-1)

@@ -12,7 +12,8 @@ from scipy import ndimage
 from lit_actmax import ActMaxModule, ClassLogit
 from lit_actmax.augment import Compose
 from lit_actmax.callbacks import ContributionCrop, GaussianBlur, L2Decay, NormCrop
-from lit_actmax.cli import ActMaxCLI, quiet_expected_warnings
+from lit_actmax.cli import quiet_expected_warnings
+from lit_actmax.lightning_cli import ActMaxCLI
 from lit_actmax.optim import GradientAscent
 from lit_actmax.params import Pixel
 from lit_actmax.seeding import STREAM_INIT, unit_generators
@@ -57,7 +58,7 @@ def test_act_max_util_step_for_step():
                          enable_model_summary=False, callbacks=callbacks)
     trainer.fit(module)
     expected = 0.5 + 0.25 * torch.from_numpy(act_max_util_reference(z0, tiny_convnet().eval(), unit, steps, alpha))
-    ours = module.param().detach()[0]
+    ours = module.renderer.param().detach()[0]
     assert (expected - 0.5).abs().max() > 0.1 and (expected == 0.5).float().mean() > 0.3  # ascent and crops acted
     torch.testing.assert_close(ours, expected, atol=1e-5, rtol=0)  # measured: 1.2e-7
 
@@ -82,6 +83,7 @@ SHORT = {
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in SEEDS.glob("*_lite0.yaml")))
+@pytest.mark.slow
 def test_lite0_twin_runs_offline_and_raises_the_activation(name, tmp_path, monkeypatch):
     quiet_expected_warnings()
     monkeypatch.chdir(ROOT)
@@ -99,7 +101,7 @@ def test_lite0_twin_runs_offline_and_raises_the_activation(name, tmp_path, monke
     assert end > start + 0.1 * abs(start) + 1e-3, (name, start, end)
     assert (cli.model.run_dir / "index.json").is_file()
     if "midnite" in name:  # grown between iterations, not after the last one
-        assert finished.images.shape[-1] > overrides.get("size", cli.model.size[0])
+        assert finished.images.shape[-1] > overrides.get("size", cli.model.renderer.size[0])
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in SEEDS.glob("*.yaml") if not p.name.endswith("_lite0.yaml")))

@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from lit_actmax.sharding import (
-    SHARDS_KEY, ShardError, check_world_size, checkpoint_world_size, merge_shards, select_shard, to_cpu,
+    SHARDS_KEY,
+    ShardError,
+    check_world_size,
+    checkpoint_world_size,
+    merge_shards,
+    select_shard,
+    to_cpu,
 )
 
 

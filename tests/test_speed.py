@@ -3,20 +3,12 @@
 import pytest
 import torch
 
-from lit_actmax import ActMaxModule, Channel, ClassLogit
-from lit_actmax.augment import Compose, Jitter
+from lit_actmax import ClassLogit
 from lit_actmax.models import load_backbone
 from lit_actmax.probe import LayerProbe
 from lit_actmax.speed import compile_probe
 
 TINY = "lit_actmax.testing:tiny_backbone"
-
-
-def tiny(**overrides):
-    options = dict(backbone=TINY, objective=Channel("features.2"), units="0-3", size=32, batch_size=4,
-                   steps_per_epoch=3, epochs=1, transforms=Compose([Jitter(2)]), save_outputs=False)
-    options.update(overrides)
-    return ActMaxModule(**options)
 
 
 @pytest.mark.parametrize("layer, classifier_calls", [("features.2", 0), ("output", 1)])
@@ -38,29 +30,29 @@ def test_compiled_probe_is_one_graph_that_stops_at_the_layer(layer, classifier_c
     assert x.grad is not None and x.grad.abs().sum() > 0
 
 
-def test_module_compile_renders_the_eager_images(make_trainer):
-    eager = tiny()
+def test_module_compile_renders_the_eager_images(make_trainer, tiny_module):
+    eager = tiny_module()
     make_trainer().fit(eager)
     torch._dynamo.reset()
-    compiled = tiny(compile={"backend": "aot_eager"})
+    compiled = tiny_module(compile={"backend": "aot_eager"})
     make_trainer().fit(compiled)
-    assert compiled._probe_call is not None
+    assert compiled.renderer.compiled and not eager.renderer.compiled
     assert torch.allclose(compiled.last_finished.images, eager.last_finished.images, atol=1e-5)
 
 
-def test_channels_last_renders_the_same_images(make_trainer):
-    plain = tiny()
+def test_channels_last_renders_the_same_images(make_trainer, tiny_module):
+    plain = tiny_module()
     make_trainer().fit(plain)
-    fast = tiny(channels_last=True)
+    fast = tiny_module(channels_last=True)
     make_trainer().fit(fast)
-    conv = fast.backbone.features[0].weight
+    conv = fast.renderer.backbone.features[0].weight
     assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
     # other convolution kernels: float rounding differs, far below one PNG grey level
     assert torch.allclose(fast.last_finished.images, plain.last_finished.images, atol=1e-4)
 
 
-def test_bf16_mixed_keeps_images_and_optimizer_state_in_float32(make_trainer):
-    module = tiny(objective=ClassLogit(), epochs=2)
+def test_bf16_mixed_keeps_images_and_optimizer_state_in_float32(make_trainer, tiny_module):
+    module = tiny_module(objective=ClassLogit(), epochs=2)
     before = None
 
     import pytorch_lightning as pl
@@ -73,7 +65,7 @@ def test_bf16_mixed_keeps_images_and_optimizer_state_in_float32(make_trainer):
 
     trainer = make_trainer(precision="bf16-mixed", callbacks=[Watch()])
     trainer.fit(module)
-    assert all(p.dtype == torch.float32 for p in module.param.parameters())
+    assert all(p.dtype == torch.float32 for p in module.renderer.param.parameters())
     state = trainer.optimizers[0].state
     assert all(v.dtype == torch.float32 for s in state.values() for v in s.values() if v.dim() > 0)
     assert module.last_finished.activations.mean() > before

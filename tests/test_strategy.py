@@ -7,11 +7,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import torch
 import yaml
 
 from lit_actmax import ActMaxModule, Channel, ConfigError, UnitParallelStrategy
 from lit_actmax.cli import main
+from lit_actmax.strategy import check_trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 HELPER = ROOT / "tests" / "dist_helpers" / "render_units.py"
@@ -24,25 +24,12 @@ TINY = "lit_actmax.testing:tiny_backbone"
 TOLERANCE = 1e-5
 
 
-def render(out: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(HELPER), str(out), *args], capture_output=True, text=True,
-                          timeout=600, cwd=ROOT)
-
-
-def load_ranks(out: Path) -> list[dict]:
-    return [torch.load(p) for p in sorted(out.glob("rank*.pt"))]
-
-
-def images_of(ranks: list[dict]) -> dict[int, torch.Tensor]:
-    return {u: img for r in ranks for u, img in r["images"].items()}
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, render_units, load_ranks):
     base = tmp_path_factory.mktemp("strategy")
     one, two = base / "one", base / "two"
     for out, devices, batch in ((one, "1", "8"), (two, "2", "4")):
-        result = render(out, "--devices", devices, "--batch-size", batch)
+        result = render_units(out, "--devices", devices, "--batch-size", batch)
         assert result.returncode == 0, result.stderr[-3000:]
     return load_ranks(one), load_ranks(two), two
 
@@ -59,7 +46,7 @@ def test_registered_for_configs():
 
 
 @pytest.mark.slow
-def test_two_processes_equal_one_process(runs):
+def test_two_processes_equal_one_process(runs, images_of):
     one, two, _ = runs
     reference, sharded = images_of(one), images_of(two)
     assert sorted(sharded) == list(range(8)) == sorted(reference)
@@ -100,11 +87,10 @@ def test_gradient_clipping_is_refused(tmp_path, make_trainer):
 def test_stock_ddp_is_refused_with_several_processes():
     from pytorch_lightning.strategies import DDPStrategy
 
-    module = ActMaxModule(backbone=TINY, objective=Channel("features.2"), units="0-1", size=32, save_outputs=False)
     trainer = SimpleNamespace(gradient_clip_val=None, world_size=2, strategy=DDPStrategy())
     with pytest.raises(ConfigError, match="2 processes need strategy='unit_parallel': DDPStrategy"):
-        module._check_trainer(trainer)
-    module._check_trainer(SimpleNamespace(gradient_clip_val=None, world_size=2, strategy=UnitParallelStrategy()))
+        check_trainer(trainer)
+    check_trainer(SimpleNamespace(gradient_clip_val=None, world_size=2, strategy=UnitParallelStrategy()))
 
 
 @pytest.mark.slow
@@ -144,7 +130,7 @@ def test_trainer_fragments_are_valid_configs(fragment, capsys):
 
 
 @pytest.mark.slow
-def test_torchrun_launch_equals_one_process(runs, tmp_path):
+def test_torchrun_launch_equals_one_process(runs, tmp_path, load_ranks, images_of):
     # torchrun creates the processes (TorchElasticEnvironment); Lightning must not spawn more
     out = tmp_path / "torchrun"
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",

@@ -59,9 +59,9 @@ def test_map_equals_the_sum_of_absolute_gradients(tmp_path, make_trainer):
     callback = Transparency(save=False)
     module = fit(tmp_path, make_trainer, Compose([]), callback, units=[3], batch_size=1, epochs=1, steps_per_epoch=4,
                  optimizer=lambda p: torch.optim.SGD(p, lr=0.0), save_outputs=False)
-    image = module.param().detach().requires_grad_(True)
-    batch = module.render_batch(image, 0, augment=False)
-    module.objective(batch).sum().backward()
+    image = module.renderer.param().detach().requires_grad_(True)
+    batch = module.renderer.render(image, None)
+    module.renderer.objective(batch).sum().backward()
     expected = 4 * image.grad.abs().sum(1)[0]
     torch.testing.assert_close(callback.maps[(3, 0)], expected, rtol=1e-4, atol=1e-8)
 
@@ -72,7 +72,10 @@ def test_multicrop_coverage_grows_with_boxes(tmp_path, make_trainer):
         steps_per_epoch=1, epochs=1, save_outputs=False)
     fit(tmp_path, make_trainer, MultiCrop(crops=4, size=16, start=(0.9, 1.0), end=(0.9, 1.0)), large,
         steps_per_epoch=1, epochs=1, save_outputs=False)
-    cover = lambda cb: float((cb.maps[(2, 0)] > 0).float().mean())
+
+    def cover(callback: Transparency) -> float:
+        return float((callback.maps[(2, 0)] > 0).float().mean())
+
     assert cover(small) < 0.2 < 0.8 < cover(large)
 
 

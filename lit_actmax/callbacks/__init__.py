@@ -2,15 +2,15 @@
 
 - Between-epoch image transforms (the seed methods; they act on the current images of all units, in place, on
   the device, on a resumable every-k-epochs schedule): ``GaussianBlur``, ``BoxBlur``, ``BilateralFilter``,
-  ``RandomAffine``, ``Resize``, ``L2Decay``, ``NormCrop``, ``ContributionCrop``, ``Clamp``,
+  ``RandomAffineBetweenEpochs``, ``Resize``, ``L2Decay``, ``NormCrop``, ``ContributionCrop``, ``Clamp``,
   ``ResetOptimizerState``; their base ``ImageCallback`` and ``EpochSchedule``.
 - Per-unit records: ``BestImage``, ``Gif``, ``Transparency``.
 - Gradient handling: ``PerUnitGradNorm``, ``RedirectReLU``.
 - Seeing results: ``LoggerImages``, ``ActivationCurves``, ``QualityMetrics``, ``WriteGallery``.
 """
 
-from ..redirect import RedirectReLU
 from .activation_curves import ActivationCurves
+from .base import ActMaxCallback
 from .best_image import BestImage
 from .bilateral_filter import BilateralFilter
 from .contribution_crop import ContributionCrop
@@ -18,18 +18,20 @@ from .gaussian_blur import BoxBlur, GaussianBlur
 from .gif import Gif
 from .grad_norm import PerUnitGradNorm
 from .l2_decay import L2Decay
+from .largest_batch import LargestBatch
 from .logger_images import LoggerImages
 from .norm_crop import NormCrop
 from .quality_metrics import QualityMetrics
-from .random_affine import RandomAffine
+from .random_affine_between_epochs import RandomAffineBetweenEpochs
+from .redirect_relu import RedirectReLU
 from .resize import Resize
 from .schedule import Clamp, EpochSchedule, ImageCallback, ResetOptimizerState
 from .transparency import Transparency
 from .write_gallery import WriteGallery
 
 __all__ = [
-    "ActivationCurves", "BestImage", "BilateralFilter", "BoxBlur", "Clamp", "ContributionCrop", "EpochSchedule",
-    "GaussianBlur", "Gif", "ImageCallback", "L2Decay", "LoggerImages", "NormCrop", "PerUnitGradNorm",
-    "QualityMetrics", "RandomAffine", "RedirectReLU", "ResetOptimizerState", "Resize", "Transparency",
+    "ActMaxCallback", "ActivationCurves", "BestImage", "BilateralFilter", "BoxBlur", "Clamp", "ContributionCrop", "EpochSchedule",
+    "GaussianBlur", "Gif", "ImageCallback", "L2Decay", "LargestBatch", "LoggerImages", "NormCrop", "PerUnitGradNorm",
+    "QualityMetrics", "RandomAffineBetweenEpochs", "RedirectReLU", "ResetOptimizerState", "Resize", "Transparency",
     "WriteGallery",
 ]

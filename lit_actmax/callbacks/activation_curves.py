@@ -9,10 +9,18 @@ activation of the *augmented* views the optimizer saw (noisy where augmentation 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import pytorch_lightning as pl
 import torch
+from typing_extensions import override
+
+from ..rundir import FinishedUnits
+from .base import ActMaxCallback
+
+if TYPE_CHECKING:
+    from ..module import ActMaxModule
+    from ..unit_schedule import UnitImage
 
 __all__ = ["ActivationCurves", "EpochActivations"]
 
@@ -55,33 +63,39 @@ class EpochActivations:
         """(N, epochs) means of the finished epochs."""
         return torch.stack(self.points, 1) if self.points else torch.zeros(0, 0)
 
+    @override
     def state_dict(self) -> dict[str, Any]:
         total = None if self.total is None else self.total.cpu()
         return {"total": total, "count": self.count, "points": list(self.points)}
 
+    @override
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.total, self.count = state.get("total"), int(state.get("count", 0))
         self.points = list(state.get("points", []))
 
 
-class ActivationCurves(pl.Callback):
+class ActivationCurves(ActMaxCallback):
     """Save each image's per-epoch mean activation as ``activation_curve`` in its record."""
 
     def __init__(self) -> None:
         super().__init__()
         self.epochs = EpochActivations()
 
-    def on_units_started(self, trainer: pl.Trainer, pl_module: pl.LightningModule, items: list) -> None:
+    @override
+    def on_units_started(self, trainer: pl.Trainer, pl_module: ActMaxModule, items: Sequence[UnitImage]) -> None:
         self.epochs.reset()
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+    @override
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: ActMaxModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        self.epochs.add(getattr(pl_module, "step_activations", None))
+        self.epochs.add(pl_module.step_activations)
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    @override
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: ActMaxModule) -> None:
         self.epochs.end_epoch()
 
-    def on_units_finished(self, trainer: pl.Trainer, pl_module: pl.LightningModule, finished: Any) -> None:
+    @override
+    def on_units_finished(self, trainer: pl.Trainer, pl_module: ActMaxModule, finished: FinishedUnits) -> None:
         self.epochs.end_epoch()  # a group finished mid-epoch (e.g. max_steps): keep its partial epoch
         curves = self.epochs.curves()
         if curves.shape[0] != len(finished.units):  # e.g. resumed without this callback's state
@@ -89,12 +103,14 @@ class ActivationCurves(pl.Callback):
         for i, ok in enumerate(finished.valid):
             if ok:
                 finished.extras[i]["activation_curve"] = {
-                    "steps_per_point": int(pl_module.steps_per_epoch),
+                    "steps_per_point": int(pl_module.schedule.steps_per_epoch),
                     "values": [round(float(v), 6) for v in curves[i]],
                 }
 
+    @override
     def state_dict(self) -> dict[str, Any]:
         return {"epochs": self.epochs.state_dict()}
 
+    @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.epochs.load_state_dict(state_dict.get("epochs", {}))

@@ -21,25 +21,31 @@ the image had had: 0 = initial, ``steps`` = the final image), ``best_activation`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import pytorch_lightning as pl
 import torch
+from typing_extensions import override
 
+from ..errors import ConfigError
 from ..image_ops import resize_images
-from ..rundir import image_stem, save_png
-from .schedule import step_in_group
+from ..rundir import FinishedUnits, save_png
+from .base import ActMaxCallback
+
+if TYPE_CHECKING:
+    from ..module import ActMaxModule
+    from ..unit_schedule import UnitImage
 
 __all__ = ["BestImage"]
 
 
-class BestImage(pl.Callback):
+class BestImage(ActMaxCallback):
     """Track the best image per unit; see the module docstring."""
 
     def __init__(self, replace: bool = True, measure: str = "auto", save_final: bool = True) -> None:
         super().__init__()
         if measure not in ("auto", "step", "clean"):
-            raise ValueError(f"measure must be 'auto', 'step' or 'clean', not {measure!r}.")
+            raise ConfigError(f"measure must be 'auto', 'step' or 'clean', not {measure!r}.")
         self.replace, self.measure, self.save_final = bool(replace), measure, bool(save_final)
         self.images: list[torch.Tensor | None] = []  # current group: best image per row (3, h, w), on the device
         self.activations: torch.Tensor | None = None  # (N,) best activation per row
@@ -47,24 +53,25 @@ class BestImage(pl.Callback):
         self.best: dict[tuple[int, int], dict[str, Any]] = {}
 
     # -- tracking ---------------------------------------------------------------------------------------
-    def on_units_started(self, trainer: pl.Trainer, pl_module: pl.LightningModule, items: list) -> None:
+    @override
+    def on_units_started(self, trainer: pl.Trainer, pl_module: ActMaxModule, items: Sequence[UnitImage]) -> None:
         self.images, self.activations, self.steps = [None] * len(items), None, [-1] * len(items)
 
-    def _clean(self, pl_module: pl.LightningModule) -> bool:
+    def _clean(self, pl_module: ActMaxModule) -> bool:
         if self.measure != "auto":
             return self.measure == "clean"
-        transforms = pl_module.transforms
+        transforms = pl_module.renderer.transforms
         return not (hasattr(transforms, "__len__") and len(transforms) == 0)
 
+    @override
     @torch.no_grad()
-    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
-        images = pl_module.param().detach().float()
+    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: ActMaxModule, optimizer: Any) -> None:
+        images = pl_module.renderer.param().detach().float()
         if self._clean(pl_module) or pl_module.step_activations is None:
-            rendered = pl_module.render_batch(images, None, augment=False)
-            activations = pl_module.objective.activation(rendered).float().view(images.shape[0], -1).mean(1)
+            activations = pl_module.renderer.activation(images)
         else:
             activations = pl_module.step_activations.float()
-        self.offer(images, activations, step_in_group(trainer, pl_module))
+        self.offer(images, activations, pl_module.step_in_group)
 
     def offer(self, images: torch.Tensor, activations: torch.Tensor, step: int) -> None:
         """Keep row ``i`` of (N, 3, H, W) ``images`` where ``activations[i]`` beats the best so far."""
@@ -82,11 +89,12 @@ class BestImage(pl.Callback):
         self.activations = torch.maximum(self.activations, activations)
 
     # -- finishing --------------------------------------------------------------------------------------
-    def on_units_finished(self, trainer: pl.Trainer, pl_module: pl.LightningModule, finished: Any) -> None:
+    @override
+    def on_units_finished(self, trainer: pl.Trainer, pl_module: ActMaxModule, finished: FinishedUnits) -> None:
         final_images, final_activations = finished.images, finished.activations.clone()
-        self.offer(final_images, final_activations, pl_module.steps_per_epoch * pl_module.epochs)
+        self.offer(final_images, final_activations, pl_module.schedule.steps_per_unit)
         size = tuple(final_images.shape[-2:])
-        folder = pl_module.unit_dir() if (pl_module.save_outputs and pl_module.run_dir is not None) else None
+        writer = pl_module.writer
         replaced = final_images.clone()
         for i, (unit, variant) in enumerate(zip(finished.units, finished.variants)):
             best = self.images[i].float()
@@ -102,18 +110,17 @@ class BestImage(pl.Callback):
             if self.replace:
                 replaced[i] = best.to(replaced.device, replaced.dtype).clamp(0, 1)
                 finished.activations[i] = activation
-            if folder is None:
+            if writer is None or (self.replace and not self.save_final):
                 continue
-            stem = image_stem(unit, variant, pl_module.variants)
-            name, image = (f"{stem}_final.png", final_images[i]) if self.replace else (f"{stem}_best.png", best)
-            if self.replace and not self.save_final:
-                continue
-            save_png(folder / name, image.clamp(0, 1))
-            finished.files[i]["final" if self.replace else "best"] = str((folder / name).relative_to(pl_module.run_dir))
+            suffix, image = ("_final.png", final_images[i]) if self.replace else ("_best.png", best)
+            path = writer.unit_path(unit, variant, suffix)
+            save_png(path, image.clamp(0, 1))
+            finished.files[i]["final" if self.replace else "best"] = writer.relative(path)
         finished.images = replaced
         self.images, self.activations, self.steps = [], None, []
 
     # -- resume -----------------------------------------------------------------------------------------
+    @override
     def state_dict(self) -> dict[str, Any]:
         return {
             "images": [None if im is None else im.cpu() for im in self.images],
@@ -121,6 +128,7 @@ class BestImage(pl.Callback):
             "steps": list(self.steps),
         }
 
+    @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.images = list(state_dict.get("images", []))
         self.activations = state_dict.get("activations")

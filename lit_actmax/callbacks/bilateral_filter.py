@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import pytorch_lightning as pl
+from typing import TYPE_CHECKING
+
 import torch
 
-from ..image_ops import bilateral_filter
-from .gaussian_blur import _check_padding
+from ..errors import ConfigError
+from ..image_ops import bilateral_filter, check_border
 from .schedule import ImageCallback
+
+if TYPE_CHECKING:
+    from ..module import ActMaxModule
 
 __all__ = ["BilateralFilter"]
 
@@ -23,12 +27,12 @@ class BilateralFilter(ImageCallback):
     """
 
     def __init__(self, diameter: int = 9, sigma_color: float = 0.1, sigma_space: float = 3.0, every: int = 1,
-                 start: int = 0, stop: int | None = None, on_last_epoch: bool = True, padding: str = "reflect") -> None:
+                 start: int = 0, stop: int | None = None, on_last_epoch: bool = True, border: str = "reflect") -> None:
         super().__init__(every, start, stop, on_last_epoch)
         if sigma_color <= 0 or sigma_space <= 0:
-            raise ValueError(f"sigma_color and sigma_space must be positive, got {sigma_color} and {sigma_space}.")
+            raise ConfigError(f"sigma_color and sigma_space must be positive, got {sigma_color} and {sigma_space}.")
         self.diameter, self.sigma_color, self.sigma_space = int(diameter), float(sigma_color), float(sigma_space)
-        self.padding = _check_padding(padding)
+        self.border = check_border(border)
 
-    def apply(self, images: torch.Tensor, pl_module: pl.LightningModule) -> torch.Tensor:
-        return bilateral_filter(images, self.diameter, self.sigma_color, self.sigma_space, self.padding)
+    def apply(self, images: torch.Tensor, pl_module: ActMaxModule) -> torch.Tensor:
+        return bilateral_filter(images, self.diameter, self.sigma_color, self.sigma_space, self.border)

@@ -11,15 +11,21 @@ durations); the record's ``gif_frames`` says how many frames the file holds.
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import pytorch_lightning as pl
 import torch
 from PIL import Image
+from typing_extensions import override
 
+from ..errors import ConfigError
 from ..image_ops import resize_images
-from ..rundir import atomic_write_bytes, image_stem, to_uint8
-from .schedule import step_in_group
+from ..rundir import FinishedUnits, atomic_write_bytes, to_uint8
+from .base import ActMaxCallback
+
+if TYPE_CHECKING:
+    from ..module import ActMaxModule
+    from ..unit_schedule import UnitImage
 
 __all__ = ["Gif", "gif_bytes"]
 
@@ -27,7 +33,7 @@ __all__ = ["Gif", "gif_bytes"]
 def gif_bytes(frames: list[torch.Tensor], duration: int = 100, loop: int = 0) -> tuple[bytes, int]:
     """(3, H, W) uint8 or [0, 1] frames of one size -> (GIF file bytes, number of frames in the file)."""
     if not frames:
-        raise ValueError("A GIF needs at least one frame.")
+        raise ConfigError("A GIF needs at least one frame.")
     pictures = [Image.fromarray(to_uint8(f.float() / 255.0 if f.dtype == torch.uint8 else f)) for f in frames]
     buffer = io.BytesIO()
     pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=int(duration),
@@ -38,7 +44,7 @@ def gif_bytes(frames: list[torch.Tensor], duration: int = 100, loop: int = 0) ->
     return data, count
 
 
-class Gif(pl.Callback):
+class Gif(ActMaxCallback):
     """Write a GIF per unit: a frame every ``every`` optimizer steps plus the finished image.
 
     ``size``: longer side of the frames in pixels (None: the finished image's size); ``duration``: ms per frame;
@@ -48,58 +54,63 @@ class Gif(pl.Callback):
     def __init__(self, every: int = 1, size: int | None = None, duration: int = 100, loop: int = 0) -> None:
         super().__init__()
         if int(every) < 1:
-            raise ValueError(f"every must be at least 1, got {every}.")
+            raise ConfigError(f"every must be at least 1, got {every}.")
         if size is not None and int(size) < 1:
-            raise ValueError(f"size must be at least 1, got {size}.")
+            raise ConfigError(f"size must be at least 1, got {size}.")
         if duration < 1:
-            raise ValueError(f"duration must be at least 1 ms, got {duration}.")
+            raise ConfigError(f"duration must be at least 1 ms, got {duration}.")
         self.every, self.size, self.duration, self.loop = int(every), size, int(duration), int(loop)
         self.captured: list[list[torch.Tensor]] = []  # current group: frames per row, uint8 (3, h, w) on the CPU
         self.frames: dict[tuple[int, int], list[torch.Tensor]] = {}
 
-    def on_units_started(self, trainer: pl.Trainer, pl_module: pl.LightningModule, items: list) -> None:
+    @override
+    def on_units_started(self, trainer: pl.Trainer, pl_module: ActMaxModule, items: Sequence[UnitImage]) -> None:
         self.captured = [[] for _ in items]
 
     @staticmethod
     def _uint8(images: torch.Tensor) -> torch.Tensor:
         return (images.detach().float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu()
 
+    @override
     @torch.no_grad()
-    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
-        if step_in_group(trainer, pl_module) % self.every:
+    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: ActMaxModule, optimizer: Any) -> None:
+        if pl_module.step_in_group % self.every:
             return
-        frames = self._uint8(pl_module.param())
+        frames = self._uint8(pl_module.renderer.param())
         if len(self.captured) != frames.shape[0]:
             self.captured = [[] for _ in range(frames.shape[0])]
         for row, frame in zip(self.captured, frames):
             row.append(frame)
 
-    def on_units_finished(self, trainer: pl.Trainer, pl_module: pl.LightningModule, finished: Any) -> None:
+    @override
+    def on_units_finished(self, trainer: pl.Trainer, pl_module: ActMaxModule, finished: FinishedUnits) -> None:
         with torch.no_grad():
-            last = self._uint8(pl_module.param())
+            last = self._uint8(pl_module.renderer.param())
         h, w = last.shape[-2:]
         if self.size is not None:
             ratio = self.size / max(h, w)
             h, w = max(1, round(h * ratio)), max(1, round(w * ratio))
-        folder = pl_module.unit_dir() if (pl_module.save_outputs and pl_module.run_dir is not None) else None
+        writer = pl_module.writer
         rows = self.captured if len(self.captured) == last.shape[0] else [[] for _ in range(last.shape[0])]
         for i, (unit, variant) in enumerate(zip(finished.units, finished.variants)):
             if not finished.valid[i]:
                 continue
             frames = [_fit(f, (h, w)) for f in [*rows[i], last[i]]]
             self.frames[(unit, variant)] = frames
-            if folder is None:
+            if writer is None:
                 continue
             data, count = gif_bytes(frames, self.duration, self.loop)
-            path = folder / f"{image_stem(unit, variant, pl_module.variants)}.gif"
+            path = writer.unit_path(unit, variant, ".gif")
             atomic_write_bytes(path, data)
-            finished.files[i]["gif"] = str(path.relative_to(pl_module.run_dir))
+            finished.files[i]["gif"] = writer.relative(path)
             finished.extras[i]["gif_frames"] = count
         self.captured = []
 
+    @override
     def state_dict(self) -> dict[str, Any]:
         return {"captured": [list(row) for row in self.captured]}
 
+    @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.captured = [list(row) for row in state_dict.get("captured", [])]
 

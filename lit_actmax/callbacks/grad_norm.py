@@ -7,10 +7,17 @@ over row ``i`` (dim 0) of every image parameter, and only that row is rescaled.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytorch_lightning as pl
 import torch
+from typing_extensions import override
+
+from ..errors import ConfigError
+from .base import ActMaxCallback
+
+if TYPE_CHECKING:
+    from ..module import ActMaxModule
 
 __all__ = ["PerUnitGradNorm", "per_image_grad_norm", "rescale_per_image"]
 
@@ -34,7 +41,7 @@ def rescale_per_image(params: list[torch.Tensor], factors: torch.Tensor) -> None
             p.grad.mul_(factors.to(p.grad.device, p.grad.dtype).view(-1, *([1] * (p.grad.dim() - 1))))
 
 
-class PerUnitGradNorm(pl.Callback):
+class PerUnitGradNorm(ActMaxCallback):
     """Normalize (``mode="normalize"``: every image's gradient gets norm ``max_norm``) or clip (``mode="clip"``:
     norms above ``max_norm`` are scaled down to it) each image's gradient separately, before every optimizer step.
 
@@ -44,14 +51,15 @@ class PerUnitGradNorm(pl.Callback):
     def __init__(self, mode: str = "clip", max_norm: float = 1.0, norm_type: float = 2.0, eps: float = 1e-12) -> None:
         super().__init__()
         if mode not in ("clip", "normalize"):
-            raise ValueError(f"mode must be 'clip' or 'normalize', not {mode!r}.")
+            raise ConfigError(f"mode must be 'clip' or 'normalize', not {mode!r}.")
         if max_norm <= 0:
-            raise ValueError(f"max_norm must be positive, got {max_norm}.")
+            raise ConfigError(f"max_norm must be positive, got {max_norm}.")
         self.mode, self.max_norm, self.norm_type, self.eps = mode, float(max_norm), float(norm_type), float(eps)
         self.last_norms: torch.Tensor | None = None
 
-    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
-        params = [p for p in pl_module.param.parameters() if p.grad is not None]
+    @override
+    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: ActMaxModule, optimizer: Any) -> None:
+        params = [p for p in pl_module.renderer.param.parameters() if p.grad is not None]
         if not params:
             return
         norms = per_image_grad_norm(params, self.norm_type)

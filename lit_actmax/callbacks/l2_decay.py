@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import pytorch_lightning as pl
+from typing import TYPE_CHECKING
+
 import torch
 
+from ..errors import ConfigError
 from ..image_ops import decay
 from .schedule import ImageCallback, check_space, space_of
+
+if TYPE_CHECKING:
+    from ..module import ActMaxModule
 
 __all__ = ["L2Decay"]
 
@@ -23,9 +28,9 @@ class L2Decay(ImageCallback):
                  on_last_epoch: bool = True, space: str = "model") -> None:
         super().__init__(every, start, stop, on_last_epoch)
         if not 0 <= rate <= 1:
-            raise ValueError(f"rate must be in [0, 1], got {rate}.")
+            raise ConfigError(f"rate must be in [0, 1], got {rate}.")
         self.rate, self.space = float(rate), check_space(space)
 
-    def apply(self, images: torch.Tensor, pl_module: pl.LightningModule) -> torch.Tensor:
+    def apply(self, images: torch.Tensor, pl_module: ActMaxModule) -> torch.Tensor:
         center, _ = space_of(self.space, pl_module)
         return decay(images, self.rate, center)

@@ -14,17 +14,24 @@ Every rank takes part in the gathers (they are collectives); only global rank 0 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from typing_extensions import override
 
+from ..errors import ConfigError
 from ..gather import gather_rows
 from ..report import contact_sheet
-from ..rundir import image_stem, safe_name, save_png
+from ..rundir import FinishedUnits, image_stem, safe_name, save_png
 from .activation_curves import EpochActivations
+from .base import ActMaxCallback
+
+if TYPE_CHECKING:
+    from ..module import ActMaxModule
+    from ..unit_schedule import UnitImage
 
 __all__ = ["LoggerImages", "log_image_grid", "thumbnails"]
 
@@ -75,7 +82,7 @@ def log_image_grid(trainer: pl.Trainer, tag: str, images: torch.Tensor, captions
     return done
 
 
-class LoggerImages(pl.Callback):
+class LoggerImages(ActMaxCallback):
     """Log grids of the current images every ``every_n_epochs`` epochs, all final images at the end, and
     per-unit activation curves as scalars.
 
@@ -91,9 +98,9 @@ class LoggerImages(pl.Callback):
                  curves: bool = True) -> None:
         super().__init__()
         if every_n_epochs < 0:
-            raise ValueError(f"every_n_epochs must be 0 (final images only) or positive, got {every_n_epochs}.")
+            raise ConfigError(f"every_n_epochs must be 0 (final images only) or positive, got {every_n_epochs}.")
         if max_images < 1 or size < 1:
-            raise ValueError(f"max_images and size must be positive, got {max_images} and {size}.")
+            raise ConfigError(f"max_images and size must be positive, got {max_images} and {size}.")
         self.every_n_epochs, self.max_images, self.size = int(every_n_epochs), int(max_images), int(size)
         self.final, self.curves = bool(final), bool(curves)
         self.epochs = EpochActivations()
@@ -105,23 +112,24 @@ class LoggerImages(pl.Callback):
 
     # -- helpers ----------------------------------------------------------------------------------------
     @staticmethod
-    def _caption(pl_module: pl.LightningModule, unit: int, variant: int) -> str:
-        names = getattr(getattr(pl_module, "backbone_info", None), "class_names", None)
-        text = str(unit) + (f" v{variant}" if getattr(pl_module, "variants", 1) > 1 else "")
-        if names and tuple(getattr(pl_module.objective, "layers", ())[:1]) == ("output",) and unit < len(names):
+    def _caption(pl_module: ActMaxModule, unit: int, variant: int) -> str:
+        renderer = pl_module.renderer
+        names = renderer.backbone_info.class_names
+        text = str(unit) + (f" v{variant}" if pl_module.schedule.variants > 1 else "")
+        if names and tuple(renderer.objective.layers[:1]) == ("output",) and unit < len(names):
             text += f" {names[unit]}"
         return text
 
-    def _gather_items(self, pl_module: pl.LightningModule, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def _gather_items(self, pl_module: ActMaxModule, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Current group's (units, variants, valid, *tensors) of all ranks (collective)."""
-        items = pl_module.current_items
+        items = pl_module.renderer.items
         device = pl_module.device
-        units = torch.tensor([u for u, _, _ in items], dtype=torch.long, device=device)
-        variants = torch.tensor([v for _, v, _ in items], dtype=torch.long, device=device)
-        valid = torch.tensor([ok for _, _, ok in items], dtype=torch.bool, device=device)
+        units = torch.tensor([i.unit for i in items], dtype=torch.long, device=device)
+        variants = torch.tensor([i.variant for i in items], dtype=torch.long, device=device)
+        valid = torch.tensor([i.saved for i in items], dtype=torch.bool, device=device)
         return gather_rows(pl_module.trainer.strategy, units, variants, valid, *(t.to(device) for t in tensors))
 
-    def _log_pages(self, trainer: pl.Trainer, pl_module: pl.LightningModule, tag: str, units: torch.Tensor,
+    def _log_pages(self, trainer: pl.Trainer, pl_module: ActMaxModule, tag: str, units: torch.Tensor,
                    variants: torch.Tensor, images: torch.Tensor) -> None:
         order = sorted(range(len(units)), key=lambda i: (int(units[i]), int(variants[i])))
         pages = [order[i:i + self.max_images] for i in range(0, len(order), self.max_images)]
@@ -132,24 +140,25 @@ class LoggerImages(pl.Callback):
             self.logged.append((name, trainer.global_step, len(page)))
 
     # -- hooks ------------------------------------------------------------------------------------------
-    def on_units_started(self, trainer: pl.Trainer, pl_module: pl.LightningModule, items: list) -> None:
+    @override
+    def on_units_started(self, trainer: pl.Trainer, pl_module: ActMaxModule, items: Sequence[UnitImage]) -> None:
         self.epochs.reset()
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+    @override
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: ActMaxModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
         if self.curves:
-            self.epochs.add(getattr(pl_module, "step_activations", None))
+            self.epochs.add(pl_module.step_activations)
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not hasattr(pl_module, "current_items"):
-            return
-        layer = safe_name(pl_module.layers[0])
+    @override
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: ActMaxModule) -> None:
+        layer = safe_name(pl_module.renderer.layers[0])
         means = self.epochs.end_epoch() if self.curves else None
-        if means is not None and means.numel() == len(pl_module.current_items):
+        if means is not None and means.numel() == len(pl_module.renderer.items):
             units, variants, valid, values = self._gather_items(pl_module, means)
             if trainer.is_global_zero:
                 metrics = {
-                    f"unit_activation/{layer}/{image_stem(int(u), int(v), pl_module.variants)}": float(x)
+                    f"unit_activation/{layer}/{image_stem(int(u), int(v), pl_module.schedule.variants)}": float(x)
                     for u, v, ok, x in zip(units, variants, valid, values) if ok
                 }
                 for logger in trainer.loggers:
@@ -157,14 +166,15 @@ class LoggerImages(pl.Callback):
         epoch = trainer.current_epoch + 1
         if self.every_n_epochs and epoch % self.every_n_epochs == 0:
             with torch.no_grad():
-                images = thumbnails(pl_module.param(), self.size)
+                images = thumbnails(pl_module.renderer.param(), self.size)
             units, variants, valid, images = self._gather_items(pl_module, images)
             if trainer.is_global_zero and bool(valid.any()):
                 keep = valid.nonzero().flatten().cpu()
                 self._log_pages(trainer, pl_module, f"actmax/{layer}", units.cpu()[keep], variants.cpu()[keep],
                                 images.cpu()[keep][: self.max_images])
 
-    def on_units_finished(self, trainer: pl.Trainer, pl_module: pl.LightningModule, finished: Any) -> None:
+    @override
+    def on_units_finished(self, trainer: pl.Trainer, pl_module: ActMaxModule, finished: FinishedUnits) -> None:
         if not self.final:
             return
         small = thumbnails(finished.images, self.size).cpu()
@@ -173,15 +183,16 @@ class LoggerImages(pl.Callback):
                 self._final_images.append(small[i])
                 self._final_keys.append((finished.units[i], finished.variants[i]))
         self._final_pending, self._thumb_hw = True, (int(small.shape[-2]), int(small.shape[-1]))
-        if pl_module.group_index == len(pl_module.groups) - 1:
+        if pl_module.group_index == pl_module.schedule.num_groups - 1:
             self._log_final(trainer, pl_module)
 
-    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    @override
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: ActMaxModule) -> None:
         """A run that stopped before its last group: log the final images of the units it did finish."""
         if self.final and self._final_pending and self._thumb_hw is not None:
             self._log_final(trainer, pl_module)
 
-    def _log_final(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def _log_final(self, trainer: pl.Trainer, pl_module: ActMaxModule) -> None:
         """Gather every rank's finished thumbnails (collective) and log them on global rank 0."""
         device = pl_module.device
         h, w = self._thumb_hw
@@ -189,16 +200,18 @@ class LoggerImages(pl.Callback):
         keys = torch.tensor(self._final_keys, dtype=torch.long).view(-1, 2)
         keys, images = gather_rows(trainer.strategy, keys.to(device), mine.to(device))
         if trainer.is_global_zero and len(keys):
-            layer = safe_name(pl_module.layers[0])
+            layer = safe_name(pl_module.renderer.layers[0])
             self._log_pages(trainer, pl_module, f"final/{layer}", keys[:, 0].cpu(), keys[:, 1].cpu(), images.cpu())
         self._final_images, self._final_keys, self._final_pending = [], [], False
 
     # -- resume -----------------------------------------------------------------------------------------
+    @override
     def state_dict(self) -> dict[str, Any]:
         return {"epochs": self.epochs.state_dict(), "final_keys": list(self._final_keys),
                 "final_images": torch.stack(self._final_images) if self._final_images else None,
                 "final_pending": self._final_pending, "thumb_hw": self._thumb_hw}
 
+    @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.epochs.load_state_dict(state_dict.get("epochs", {}))
         self._final_keys = [tuple(k) for k in state_dict.get("final_keys", [])]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import pytorch_lightning as pl
+from typing import TYPE_CHECKING
+
 import torch
 
+from ..errors import ConfigError
 from ..image_ops import norm_crop, to_space
 from .schedule import ImageCallback, check_space, space_of
+
+if TYPE_CHECKING:
+    from ..module import ActMaxModule
 
 __all__ = ["NormCrop", "PercentileCrop"]
 
@@ -19,14 +24,14 @@ class PercentileCrop(ImageCallback):
                  on_last_epoch: bool = True, space: str = "model") -> None:
         super().__init__(every, start, stop, on_last_epoch)
         if not 0 <= percentile <= 100:
-            raise ValueError(f"percentile must be in [0, 100], got {percentile}.")
+            raise ConfigError(f"percentile must be in [0, 100], got {percentile}.")
         self.percentile, self.space = float(percentile), check_space(space)
 
     def crop(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in ``space`` -> the same with the cropped values set to 0."""
         raise NotImplementedError
 
-    def apply(self, images: torch.Tensor, pl_module: pl.LightningModule) -> torch.Tensor:
+    def apply(self, images: torch.Tensor, pl_module: ActMaxModule) -> torch.Tensor:
         center, step = space_of(self.space, pl_module)
         cut = self.crop(to_space(images, center, step)) == 0  # cropped (or already at the centre)
         return torch.where(cut, center.view(1, -1, 1, 1).to(images.dtype).expand_as(images), images)

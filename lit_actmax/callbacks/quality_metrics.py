@@ -18,17 +18,32 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytorch_lightning as pl
 import torch
+from typing_extensions import override
 
+from ..errors import ConfigError
 from ..metrics import (
-    BestActivation, Transferability, VariantDiversity, judge_logits, load_metric_state, metric_state,
-    pairwise_feature_distance, pairwise_ssim_distance, target_ranks, unit_pairs,
+    BestActivation,
+    Transferability,
+    VariantDiversity,
+    judge_logits,
+    load_metric_state,
+    metric_state,
+    pairwise_feature_distance,
+    pairwise_ssim_distance,
+    target_ranks,
+    unit_pairs,
 )
 from ..models import Backbone, load_backbone
 from ..objectives import channels_first
+from ..rundir import FinishedUnits
+from .base import ActMaxCallback
+
+if TYPE_CHECKING:
+    from ..module import ActMaxModule
 
 __all__ = ["QualityMetrics"]
 
@@ -38,7 +53,7 @@ def _number(value: torch.Tensor | float) -> float | None:
     return None if math.isnan(value) else round(value, 6)
 
 
-class QualityMetrics(pl.Callback):
+class QualityMetrics(ActMaxCallback):
     """Best activation, variant diversity and transferability of the rendered units (synced across ranks).
 
     Args:
@@ -53,7 +68,7 @@ class QualityMetrics(pl.Callback):
                  judge_views: int = 0, diversity: bool = True) -> None:
         super().__init__()
         if judge_views < 0:
-            raise ValueError(f"judge_views must be 0 or positive, got {judge_views}.")
+            raise ConfigError(f"judge_views must be 0 or positive, got {judge_views}.")
         self.judge_spec = judge
         self.judge_weights, self.judge_views, self.diversity = judge_weights, int(judge_views), bool(diversity)
         self.judge: Backbone | None = None
@@ -62,21 +77,22 @@ class QualityMetrics(pl.Callback):
         self._pending_state: dict[str, Any] | None = None
 
     # -- setup ------------------------------------------------------------------------------------------
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: ActMaxModule, stage: str) -> None:
         if stage != "fit" or self.metrics:
             return
-        is_class = tuple(pl_module.objective.layers[:1]) == ("output",)
+        is_class = tuple(pl_module.renderer.objective.layers[:1]) == ("output",)
         if self.judge_spec is not None and not is_class:
-            raise ValueError(
+            raise ConfigError(
                 f"QualityMetrics(judge=...) judges class visualizations, but the objective is "
-                f"{pl_module.objective.describe()}; use an objective on the 'output' layer or remove judge."
+                f"{pl_module.renderer.objective.describe()}; use an objective on the 'output' layer or remove judge."
             )
-        num_units = max(pl_module.units_all) + 1
+        num_units = max(pl_module.schedule.units) + 1
         # No cached results: a rank whose last group holds only padding has no update since its last compute, and
         # would return the cache instead of joining the other ranks' sync (a deadlock).
         fresh = {"compute_with_cache": False}
         self.metrics = {"best": BestActivation(num_units, **fresh)}
-        if self.diversity and pl_module.variants > 1:
+        if self.diversity and pl_module.schedule.variants > 1:
             self.metrics["diversity"] = VariantDiversity(num_units, **fresh)
         if is_class:
             self.metrics["source"] = Transferability(**fresh)
@@ -92,7 +108,8 @@ class QualityMetrics(pl.Callback):
             self.load_state_dict(self._pending_state)
 
     # -- per finished group -----------------------------------------------------------------------------
-    def on_units_finished(self, trainer: pl.Trainer, pl_module: pl.LightningModule, finished: Any) -> None:
+    @override
+    def on_units_finished(self, trainer: pl.Trainer, pl_module: ActMaxModule, finished: FinishedUnits) -> None:
         if not self.metrics:
             return
         keep = [i for i, ok in enumerate(finished.valid) if ok]
@@ -110,13 +127,13 @@ class QualityMetrics(pl.Callback):
                 logger.log_metrics(flat, step=trainer.global_step)
 
     @torch.no_grad()
-    def _measure(self, pl_module: pl.LightningModule, finished: Any, keep: list[int], units: torch.Tensor,
+    def _measure(self, pl_module: ActMaxModule, finished: Any, keep: list[int], units: torch.Tensor,
                  images: torch.Tensor) -> None:
         needs_forward = "source" in self.metrics or "diversity" in self.metrics
-        acts = pl_module.render_batch(finished.images, None, augment=False).acts if needs_forward else {}
+        acts = pl_module.renderer.render(finished.images, None).acts if needs_forward else {}
         extras = [finished.extras[i] for i in keep]
         if "diversity" in self.metrics:
-            features = channels_first(acts[pl_module.layers[0]][keep]).flatten(2).mean(-1)  # (N, C) channel means
+            features = channels_first(acts[pl_module.renderer.layers[0]][keep]).flatten(2).mean(-1)  # (N, C) channel means
             self.metrics["diversity"].update(units, images, features)
             pairs = unit_pairs(units)
             ssim, feature = pairwise_ssim_distance(images, pairs), pairwise_feature_distance(features, pairs)
@@ -187,14 +204,17 @@ class QualityMetrics(pl.Callback):
                     flat[f"metrics/{key}_{name}"] = value
         return flat
 
+    @override
     def index_entries(self) -> dict[str, Any]:
         """What ``ActMaxModule.write_index`` adds to ``index.json``."""
         return {"metrics": self.results} if self.results else {}
 
     # -- resume -----------------------------------------------------------------------------------------
+    @override
     def state_dict(self) -> dict[str, Any]:
         return {name: metric_state(metric) for name, metric in self.metrics.items()}
 
+    @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if not self.metrics:  # restored before setup: apply once the metrics exist
             self._pending_state = state_dict

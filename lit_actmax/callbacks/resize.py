@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pytorch_lightning as pl
 import torch
+from typing_extensions import override
 
+from ..errors import ConfigError
 from ..image_ops import grown_size
 from .schedule import ImageCallback
+
+if TYPE_CHECKING:
+    from ..module import ActMaxModule
 
 __all__ = ["Resize"]
 
@@ -28,28 +32,30 @@ class Resize(ImageCallback):
                  stop: int | None = None, on_last_epoch: bool = False, mode: str = "bicubic") -> None:
         super().__init__(every, start, stop, on_last_epoch)
         if factor <= 0:
-            raise ValueError(f"factor must be positive, got {factor}.")
+            raise ConfigError(f"factor must be positive, got {factor}.")
         if max_size is not None and int(max_size) < 1:
-            raise ValueError(f"max_size must be at least 1, got {max_size}.")
+            raise ConfigError(f"max_size must be at least 1, got {max_size}.")
         if mode not in ("bilinear", "bicubic"):
-            raise ValueError(f"mode must be 'bilinear' or 'bicubic', not {mode!r}.")
+            raise ConfigError(f"mode must be 'bilinear' or 'bicubic', not {mode!r}.")
         self.factor, self.mode = float(factor), mode
         self.max_size = None if max_size is None else int(max_size)
         self.sizes: list[tuple[int, int]] = []
 
-    def apply(self, images: torch.Tensor, pl_module: pl.LightningModule) -> None:
-        size = grown_size(pl_module.param.size, self.factor, self.max_size)
-        if self.max_size is not None and max(pl_module.param.size) >= self.max_size:
-            size = tuple(pl_module.param.size)  # already at (or above) the cap: keep it
-        if tuple(size) != tuple(pl_module.param.size):
-            pl_module.param.resize(size, mode=self.mode)
+    def apply(self, images: torch.Tensor, pl_module: ActMaxModule) -> None:
+        size = grown_size(pl_module.renderer.param.size, self.factor, self.max_size)
+        if self.max_size is not None and max(pl_module.renderer.param.size) >= self.max_size:
+            size = tuple(pl_module.renderer.param.size)  # already at (or above) the cap: keep it
+        if tuple(size) != tuple(pl_module.renderer.param.size):
+            pl_module.renderer.param.resize(size, mode=self.mode)
             pl_module.reset_optimizer_state()
-        self.sizes.append(tuple(pl_module.param.size))
+        self.sizes.append(tuple(pl_module.renderer.param.size))
         return None
 
+    @override
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "sizes": [list(s) for s in self.sizes]}
 
+    @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
         self.sizes = [tuple(s) for s in state_dict.get("sizes", [])]

@@ -14,14 +14,20 @@ replayed on resume (see :mod:`lit_actmax.resume`) never acts twice.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytorch_lightning as pl
 import torch
+from typing_extensions import override
 
+from ..errors import ConfigError
 from ..image_ops import model_space
+from .base import ActMaxCallback
 
-__all__ = ["EpochSchedule", "ImageCallback", "ResetOptimizerState", "Clamp", "space_of", "step_in_group"]
+if TYPE_CHECKING:
+    from ..module import ActMaxModule
+
+__all__ = ["EpochSchedule", "ImageCallback", "ResetOptimizerState", "Clamp", "space_of", "check_space"]
 
 
 class EpochSchedule:
@@ -29,11 +35,11 @@ class EpochSchedule:
 
     def __init__(self, every: int = 1, start: int = 0, stop: int | None = None, on_last_epoch: bool = True) -> None:
         if int(every) < 1:
-            raise ValueError(f"every must be at least 1, got {every}.")
+            raise ConfigError(f"every must be at least 1, got {every}.")
         if int(start) < 0:
-            raise ValueError(f"start must be at least 0, got {start}.")
+            raise ConfigError(f"start must be at least 0, got {start}.")
         if stop is not None and int(stop) <= int(start):
-            raise ValueError(f"stop ({stop}) must be greater than start ({start}), or None.")
+            raise ConfigError(f"stop ({stop}) must be greater than start ({start}), or None.")
         self.every, self.start = int(every), int(start)
         self.stop = None if stop is None else int(stop)
         self.on_last_epoch = bool(on_last_epoch)
@@ -51,12 +57,12 @@ class EpochSchedule:
         return f"every={self.every}, start={self.start}{stop}, on_last_epoch={self.on_last_epoch}"
 
 
-class ImageCallback(pl.Callback):
+class ImageCallback(ActMaxCallback):
     """Base of the callbacks that change every current image at scheduled epoch ends, in place, on the device.
 
     Subclasses implement ``apply(images, pl_module) -> images`` on (N, 3, H, W) float images (in [0, 1] unless
-    the parameterization is unbounded); the base reads the images from ``pl_module.param()``, writes the result
-    back with ``param.set_image`` (whatever the parameterization), counts applications and keeps them
+    the parameterization is unbounded); the base reads the images from ``pl_module.renderer.param()``, writes the
+    result back with ``param.set_image`` (whatever the parameterization), counts applications and keeps them
     resumable. ``applied`` counts applications over the whole run.
     """
 
@@ -66,36 +72,41 @@ class ImageCallback(pl.Callback):
         self.applied = 0
         self.last_epoch = -1  # global epoch of the last application (guards a replayed epoch-end hook)
 
-    def apply(self, images: torch.Tensor, pl_module: pl.LightningModule) -> torch.Tensor:
+    def apply(self, images: torch.Tensor, pl_module: ActMaxModule) -> torch.Tensor:
         raise NotImplementedError
 
-    def due(self, pl_module: pl.LightningModule) -> bool:
+    def due(self, pl_module: ActMaxModule) -> bool:
         return self.schedule.due(pl_module.epoch_in_group, pl_module.is_last_epoch_of_group)
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    @override
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: ActMaxModule) -> None:
         epoch = trainer.current_epoch
         if epoch == self.last_epoch or not self.due(pl_module):
             return
         with torch.no_grad():
-            images = pl_module.param().detach().float()
+            param = pl_module.renderer.param
+            images = param().detach().float()
             result = self.apply(images, pl_module)
             if result is not None:
-                pl_module.param.set_image(result)
+                param.set_image(result)
         self.after_apply(pl_module)
         self.applied += 1
         self.last_epoch = epoch
 
-    def after_apply(self, pl_module: pl.LightningModule) -> None:
+    def after_apply(self, pl_module: ActMaxModule) -> None:
         """Hook after the images were written back (e.g. drop optimizer state)."""
 
+    @override
     def state_dict(self) -> dict[str, Any]:
         return {"applied": self.applied, "last_epoch": self.last_epoch}
 
+    @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.applied = int(state_dict.get("applied", 0))
         self.last_epoch = int(state_dict.get("last_epoch", -1))
 
     @property
+    @override
     def state_key(self) -> str:
         """Unique per configuration, so two instances of one class (e.g. two blurs) keep separate states."""
         settings = {k: v for k, v in vars(self).items()
@@ -107,27 +118,21 @@ class ImageCallback(pl.Callback):
         return f"{type(self).__name__}({self.schedule.describe()})"
 
 
-def step_in_group(trainer: pl.Trainer, pl_module: pl.LightningModule) -> int:
-    """The optimizer step being taken, counted from the start of the current group (0-based); during
-    ``on_before_optimizer_step`` it is also the number of steps the current images have had."""
-    return pl_module.epoch_in_group * pl_module.steps_per_epoch + int(trainer.fit_loop.epoch_loop.batch_idx)
-
-
-def space_of(space: str, pl_module: pl.LightningModule) -> tuple[torch.Tensor, torch.Tensor]:
+def space_of(space: str, pl_module: ActMaxModule) -> tuple[torch.Tensor, torch.Tensor]:
     """``(center, scale)`` (3,) on the module's device: ``"model"`` = the backbone's input space (0 there is the
     dataset mean colour: act_max_util's space), ``"image"`` = RGB in [0, 1] centred at mid-grey."""
     if space == "model":
-        center, scale = model_space(pl_module.preprocess)
+        center, scale = model_space(pl_module.renderer.preprocess)
     elif space == "image":
         center, scale = torch.full((3,), 0.5), torch.ones(3)
     else:
-        raise ValueError(f"space must be 'model' or 'image', not {space!r}.")
+        raise ConfigError(f"space must be 'model' or 'image', not {space!r}.")
     return center.to(pl_module.device), scale.to(pl_module.device)
 
 
 def check_space(space: str) -> str:
     if space not in ("model", "image"):
-        raise ValueError(f"space must be 'model' (the backbone's input space) or 'image', not {space!r}.")
+        raise ConfigError(f"space must be 'model' (the backbone's input space) or 'image', not {space!r}.")
     return space
 
 
@@ -139,10 +144,10 @@ class ResetOptimizerState(ImageCallback):
     def __init__(self, every: int = 1, start: int = 0, stop: int | None = None, on_last_epoch: bool = False) -> None:
         super().__init__(every, start, stop, on_last_epoch)
 
-    def apply(self, images: torch.Tensor, pl_module: pl.LightningModule) -> None:
+    def apply(self, images: torch.Tensor, pl_module: ActMaxModule) -> None:
         return None
 
-    def after_apply(self, pl_module: pl.LightningModule) -> None:
+    def after_apply(self, pl_module: ActMaxModule) -> None:
         pl_module.reset_optimizer_state()
 
 
@@ -154,8 +159,8 @@ class Clamp(ImageCallback):
                  on_last_epoch: bool = True) -> None:
         super().__init__(every, start, stop, on_last_epoch)
         if low >= high:
-            raise ValueError(f"low ({low}) must be below high ({high}).")
+            raise ConfigError(f"low ({low}) must be below high ({high}).")
         self.low, self.high = float(low), float(high)
 
-    def apply(self, images: torch.Tensor, pl_module: pl.LightningModule) -> torch.Tensor:
+    def apply(self, images: torch.Tensor, pl_module: ActMaxModule) -> torch.Tensor:
         return images.clamp(self.low, self.high)

@@ -12,14 +12,21 @@ Paths go into the unit's record under ``files``; ``maps`` keeps the last maps in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from typing_extensions import override
 
-from ..rundir import atomic_write_bytes, image_stem, save_png
+from ..errors import ConfigError
+from ..rundir import FinishedUnits, atomic_write_bytes, save_png
+from .base import ActMaxCallback
+
+if TYPE_CHECKING:
+    from ..module import ActMaxModule
+    from ..unit_schedule import UnitImage
 
 __all__ = ["Transparency", "alpha_composite"]
 
@@ -31,7 +38,7 @@ def alpha_composite(image: torch.Tensor, weights: torch.Tensor, quantile: float 
     return torch.cat([image.float().cpu(), alpha.float().cpu().pow(gamma).unsqueeze(0)], dim=0)
 
 
-class Transparency(pl.Callback):
+class Transparency(ActMaxCallback):
     """Accumulate each image's absolute gradient per pixel and save it as a map and an RGBA PNG.
 
     Args:
@@ -43,25 +50,28 @@ class Transparency(pl.Callback):
     def __init__(self, quantile: float = 0.99, gamma: float = 1.0, save: bool = True) -> None:
         super().__init__()
         if not 0 < quantile <= 1:
-            raise ValueError(f"quantile must be in (0, 1], got {quantile}.")
+            raise ConfigError(f"quantile must be in (0, 1], got {quantile}.")
         if gamma <= 0:
-            raise ValueError(f"gamma must be positive, got {gamma}.")
+            raise ConfigError(f"gamma must be positive, got {gamma}.")
         self.quantile, self.gamma, self.save = float(quantile), float(gamma), save
         self.accumulated: torch.Tensor | None = None  # (N, H, W) for the current group
         self.maps: dict[tuple[int, int], torch.Tensor] = {}
         self._handle: Any = None
 
     # -- collecting -------------------------------------------------------------------------------------
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: ActMaxModule, stage: str) -> None:
         if stage == "fit" and self._handle is None:
-            self._handle = pl_module.param.register_forward_hook(self._on_images)
+            self._handle = pl_module.renderer.param.register_forward_hook(self._on_images)
 
-    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+    @override
+    def teardown(self, trainer: pl.Trainer, pl_module: ActMaxModule, stage: str) -> None:
         if self._handle is not None:
             self._handle.remove()
             self._handle = None
 
-    def on_units_started(self, trainer: pl.Trainer, pl_module: pl.LightningModule, items: list) -> None:
+    @override
+    def on_units_started(self, trainer: pl.Trainer, pl_module: ActMaxModule, items: Sequence[UnitImage]) -> None:
         self.accumulated = None
 
     def _on_images(self, module: torch.nn.Module, inputs: Any, images: torch.Tensor) -> None:
@@ -79,34 +89,35 @@ class Transparency(pl.Callback):
         self.accumulated = acc.to(g.device) + g
 
     # -- finishing --------------------------------------------------------------------------------------
-    def on_units_finished(self, trainer: pl.Trainer, pl_module: pl.LightningModule, finished: Any) -> None:
+    @override
+    def on_units_finished(self, trainer: pl.Trainer, pl_module: ActMaxModule, finished: FinishedUnits) -> None:
         n, _, h, w = finished.images.shape
         acc = self.accumulated if self.accumulated is not None else torch.zeros(n, h, w)
         if acc.shape[-2:] != (h, w):
             acc = F.interpolate(acc.unsqueeze(1), size=(h, w), mode="bilinear", align_corners=False).squeeze(1)
         acc = acc.cpu()
-        folder = pl_module.unit_dir() if (pl_module.save_outputs and pl_module.run_dir is not None) else None
+        writer = pl_module.writer
         for i, (unit, variant) in enumerate(zip(finished.units, finished.variants)):
             if not finished.valid[i]:
                 continue
             self.maps[(unit, variant)] = acc[i].clone()
             reached = acc[i] > 0
             finished.extras[i]["transparency_coverage"] = float(reached.float().mean())
-            if folder is None or not self.save:
+            if writer is None or not self.save:
                 continue
-            stem = image_stem(unit, variant, pl_module.variants)
-            npy, png = folder / f"{stem}_transparency.npy", folder / f"{stem}_alpha.png"
+            npy, png = writer.unit_path(unit, variant, "_transparency.npy"), writer.unit_path(unit, variant, "_alpha.png")
             atomic_write_bytes(npy, _npy_bytes(acc[i].numpy().astype(np.float32)))
             save_png(png, alpha_composite(finished.images[i], acc[i], self.quantile, self.gamma))
-            rel = folder.relative_to(pl_module.run_dir)
-            finished.files[i]["transparency"] = str(rel / npy.name)
-            finished.files[i]["alpha"] = str(rel / png.name)
+            finished.files[i]["transparency"] = writer.relative(npy)
+            finished.files[i]["alpha"] = writer.relative(png)
         self.accumulated = None
 
     # -- resume: keep the partial sums of the current group --------------------------------------------
+    @override
     def state_dict(self) -> dict[str, Any]:
         return {"accumulated": None if self.accumulated is None else self.accumulated.cpu()}
 
+    @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.accumulated = state_dict.get("accumulated")
 

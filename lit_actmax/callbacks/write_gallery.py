@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_info
+from typing_extensions import override
 
+from ..errors import ConfigError
 from ..gallery import build_gallery
+from .base import ActMaxCallback
+
+if TYPE_CHECKING:
+    from ..module import ActMaxModule
 
 __all__ = ["WriteGallery"]
 
 
-class WriteGallery(pl.Callback):
+class WriteGallery(ActMaxCallback):
     """After ``fit`` (once ``index.json`` exists), global rank 0 writes the gallery of the module's run directory.
 
     ``path`` holds the written file afterwards (None until then, and on other ranks).
@@ -21,13 +28,14 @@ class WriteGallery(pl.Callback):
     def __init__(self, filename: str = "gallery.html") -> None:
         super().__init__()
         if not filename.endswith(".html") or Path(filename).name != filename:
-            raise ValueError(f"filename must be a plain file name ending in .html, got {filename!r}.")
+            raise ConfigError(f"filename must be a plain file name ending in .html, got {filename!r}.")
         self.filename = filename
         self.path: Path | None = None
 
-    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        run_dir = getattr(pl_module, "run_dir", None)
-        if not trainer.is_global_zero or run_dir is None or not getattr(pl_module, "save_outputs", True):
+    @override
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: ActMaxModule) -> None:
+        run_dir = pl_module.run_dir
+        if not trainer.is_global_zero or run_dir is None:
             return
         self.path = build_gallery(run_dir, out=self.filename)
         rank_zero_info(f"lit-actmax: gallery {self.path.resolve().as_uri()}")

@@ -21,13 +21,14 @@ import torch
 
 from lit_actmax import ActMaxModule, Channel, Pixel, TotalVariation
 from lit_actmax.augment import Compose, Jitter, RandomScale
+from lit_actmax.callbacks import ActMaxCallback
 from lit_actmax.cli import quiet_expected_warnings
 
 TINY = "lit_actmax.testing:tiny_backbone"
 KILLED = 3
 
 
-class Record(pl.Callback):
+class Record(ActMaxCallback):
     """Keep each finished unit's float image, the images after step 1, and the parameter size at every step."""
 
     def __init__(self, kill_at: int | None) -> None:
@@ -40,11 +41,11 @@ class Record(pl.Callback):
         if self.kill_at is not None and trainer.global_step == self.kill_at:
             sys.stdout.flush()
             os._exit(KILLED)
-        self.numel.append(sum(p.numel() for p in pl_module.param.parameters()))
+        self.numel.append(sum(p.numel() for p in pl_module.renderer.param.parameters()))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.first is None:
-            self.first = pl_module.param().detach().cpu().clone()
+            self.first = pl_module.renderer.param().detach().cpu().clone()
 
     def on_units_finished(self, trainer, pl_module, finished) -> None:
         for unit, ok, image in zip(finished.units, finished.valid, finished.images):
@@ -56,7 +57,7 @@ class ShrinkAtEpochEnd(pl.Callback):
     """A between-epoch image change (like a blur callback): pull every image 10% towards grey."""
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        pl_module.param.set_image(0.5 + 0.9 * (pl_module.param().detach() - 0.5))
+        pl_module.renderer.param.set_image(0.5 + 0.9 * (pl_module.renderer.param().detach() - 0.5))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     trainer.fit(module, ckpt_path=args.resume)
     torch.save({
         "images": record.images, "first_step_params": record.first, "param_numel": record.numel,
-        "strategy_model": type(trainer.strategy.model).__name__, "units": module.my_units,
+        "strategy_model": type(trainer.strategy.model).__name__, "units": module.schedule.my_units,
         "world_size": trainer.world_size, "run_dir": str(module.run_dir),
     }, out / f"rank{trainer.global_rank}.pt")
 

@@ -18,6 +18,7 @@ import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from lit_actmax import ActMaxModule, ClassLogit, Compose, Pixel
+from lit_actmax.callbacks import ActMaxCallback
 from lit_actmax.callbacks.activation_curves import ActivationCurves
 from lit_actmax.callbacks.logger_images import LoggerImages
 from lit_actmax.callbacks.quality_metrics import QualityMetrics
@@ -25,7 +26,7 @@ from lit_actmax.cli import quiet_expected_warnings
 from lit_actmax.testing import tiny_backbone
 
 
-class KeepImages(pl.Callback):
+class KeepImages(ActMaxCallback):
     def __init__(self) -> None:
         self.images: dict[tuple[int, int], torch.Tensor] = {}
 
@@ -51,7 +52,7 @@ def main(out: Path) -> None:
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, use_distributed_sampler=False,
     )
     trainer.fit(module)
-    torch.save({"run_dir": str(module.run_dir), "units": module.my_units, "logged": logged.logged,
+    torch.save({"run_dir": str(module.run_dir), "units": module.schedule.my_units, "logged": logged.logged,
                 "results": metrics.results, "images": keep.images}, out / f"rank{trainer.global_rank}.pt")
 
 

@@ -8,7 +8,8 @@ from PIL import Image
 from lit_actmax import ActMaxModule, Channel, ConfigError, Fourier, Pixel
 from lit_actmax.accentuate import ImageDistance, load_image
 from lit_actmax.augment import Compose
-from lit_actmax.cli import ActMaxCLI
+from lit_actmax.lightning_cli import ActMaxCLI
+from lit_actmax.unit_schedule import UnitImage
 
 TINY = "lit_actmax.testing:tiny_backbone"
 
@@ -47,9 +48,8 @@ def test_load_image_crops_to_the_aspect_and_resizes(seed_file):
 def test_images_start_from_the_seed(seed_file, param):
     module = ActMaxModule(backbone=TINY, objective=Channel("features.2"), units=[0, 1], size=32, batch_size=2,
                           init_image=str(seed_file), param=param(), save_outputs=False)
-    module.groups = [[(0, 0, True), (1, 0, True)]]
-    module._start_group(0, reset_optimizer=False)
-    torch.testing.assert_close(module.param().detach(), load_image(seed_file, 32).expand(2, -1, -1, -1), atol=2e-3, rtol=0)
+    module.renderer.start([UnitImage(0, 0, True), UnitImage(1, 0, True)])
+    torch.testing.assert_close(module.renderer.param().detach(), load_image(seed_file, 32).expand(2, -1, -1, -1), atol=2e-3, rtol=0)
 
 
 def test_large_closeness_weight_stays_near_the_seed(seed_file, make_trainer):
@@ -69,9 +69,9 @@ def test_activation_space_closeness(seed_file, make_trainer):
     layer = "features.4"
     free = render(seed_file, make_trainer, [ImageDistance(weight=0.0, layer=layer)])
     close = render(seed_file, make_trainer, [ImageDistance(weight=50.0, layer=layer)])
-    term = close.regularizers[0]
+    term = close.renderer.regularizers[0]
     def distance(module):
-        batch = module.render_batch(module.last_finished.images, None, augment=False)
+        batch = module.renderer.render(module.last_finished.images, None)
         return term.score(batch) / term.weight
     assert (distance(close) < distance(free) / 3).all()
     assert term.describe() == "ImageDistance(50, features.4)"
@@ -96,5 +96,5 @@ def test_accentuation_config_parses(seed_file):
                           "--model.init_image", str(seed_file), "--model.objective.init_args.layer", "output",
                           "--model.units", "[1]", "--model.size", "32"], run=False)
     module = cli.model
-    assert module.init_image == str(seed_file)
-    assert isinstance(module.regularizers[0], ImageDistance) and isinstance(module.param, Fourier)
+    assert module.renderer.init_image == str(seed_file)
+    assert isinstance(module.renderer.regularizers[0], ImageDistance) and isinstance(module.renderer.param, Fourier)

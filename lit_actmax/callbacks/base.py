@@ -1,0 +1,43 @@
+"""``ActMaxCallback``: the base of lit_actmax's callbacks, and the hooks :class:`~lit_actmax.module.ActMaxModule`
+calls beyond Lightning's.
+
+A run renders its units in groups (:class:`~lit_actmax.unit_schedule.UnitSchedule`). Around each group the module
+calls, on every ``ActMaxCallback`` of the Trainer, in the Trainer's callback order:
+
+- ``on_units_started(trainer, pl_module, items)``: a group's images were just made (at the start of its first
+  epoch, after a resume too);
+- ``on_units_finished(trainer, pl_module, finished)``: the group's last epoch ended; ``finished`` holds the final
+  images before they are written, and a callback may replace them or add record fields and files;
+- ``index_entries()``: at the end of the run, on global rank 0, top-level fields for ``index.json``.
+
+Besides Lightning's own attributes, callbacks read only the module's declared contract: ``renderer``,
+``schedule``, ``writer``, ``run_dir``, ``group_index``, ``epoch_in_group``, ``is_last_epoch_of_group``, ``step_in_group``,
+``step_activations`` and ``reset_optimizer_state()`` (see :mod:`lit_actmax.module`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+import pytorch_lightning as pl
+
+if TYPE_CHECKING:
+    from ..module import ActMaxModule
+    from ..rundir import FinishedUnits
+    from ..unit_schedule import UnitImage
+
+__all__ = ["ActMaxCallback"]
+
+
+class ActMaxCallback(pl.Callback):
+    """A Lightning callback that also hears about groups of units; every hook is optional (does nothing here)."""
+
+    def on_units_started(self, trainer: pl.Trainer, pl_module: ActMaxModule, items: Sequence[UnitImage]) -> None:
+        """A group of images was made: ``items`` are its (unit, variant, saved) entries, in batch order."""
+
+    def on_units_finished(self, trainer: pl.Trainer, pl_module: ActMaxModule, finished: FinishedUnits) -> None:
+        """A group is finished; ``finished`` may be changed before it is written."""
+
+    def index_entries(self) -> dict[str, Any]:
+        """Top-level fields this callback adds to ``index.json`` (global rank 0, end of the run)."""
+        return {}
