@@ -36,6 +36,7 @@ from .models import load_backbone
 from .objectives import Channel, ClassLogit, Neuron, Objective, RenderBatch
 from .probe import LayerProbe
 from .rundir import atomic_write_bytes, read_json, safe_name, to_uint8, write_json
+from .strategy import STRATEGY_NAME  # importing it registers strategy="unit_parallel" with Lightning
 
 __all__ = [
     "IMAGE_SUFFIXES", "list_images", "ImageFolderStream", "TopKExamples", "merge_topk", "unit_scores",
@@ -308,7 +309,7 @@ def _examples(args: argparse.Namespace) -> int:
     devices = int(args.devices) if str(args.devices).isdigit() else args.devices
     trainer = pl.Trainer(accelerator=args.accelerator, devices=devices, logger=False, enable_model_summary=False,
                          use_distributed_sampler=False,
-                         strategy="unit_parallel" if devices not in (1, "1") else "auto")
+                         strategy=STRATEGY_NAME if devices not in (1, "1") else "auto")
     module, files = find_examples(
         args.backbone or index["backbone"], objective, units, args.images, k=args.k, least=args.least,
         trainer=trainer, batch_size=args.batch_size, num_workers=args.workers, weights=config.get("weights", "DEFAULT"),

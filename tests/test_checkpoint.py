@@ -4,14 +4,7 @@ import pytest
 import torch
 
 from lit_actmax import ActMaxModule, Channel, ConfigError
-from lit_actmax.checkpoint import (
-    CHECKPOINT_KEY,
-    RunState,
-    drop_frozen,
-    match_parameter_shapes,
-    rename_legacy_keys,
-    restore_frozen,
-)
+from lit_actmax import checkpoint as ckpt
 
 TINY = "lit_actmax.testing:tiny_backbone"
 
@@ -23,23 +16,23 @@ def module(**overrides) -> ActMaxModule:
 
 
 def test_run_state_round_trips_and_is_none_without_an_entry():
-    state = RunState("lite0", "/runs/x/version_0", 2, [64, 64], 4, 4)
-    assert RunState.from_checkpoint({CHECKPOINT_KEY: state.to_dict()}) == state
-    assert RunState.from_checkpoint({"state_dict": {}}) is None
+    state = ckpt.RunState("lite0", "/runs/x/version_0", 2, [64, 64], 4, 4)
+    assert ckpt.RunState.from_checkpoint({ckpt.CHECKPOINT_KEY: state.to_dict()}) == state
+    assert ckpt.RunState.from_checkpoint({"state_dict": {}}) is None
 
 
 def test_the_backbone_is_dropped_on_save_and_put_back_on_load():
     live = module()
     state = live.state_dict()
-    drop_frozen(state)
+    ckpt.drop_frozen(state)
     assert state and all(key.startswith("renderer.param.") for key in state)
-    restore_frozen(state, live.state_dict())
+    ckpt.restore_frozen(state, live.state_dict())
     assert set(state) == set(live.state_dict())
 
 
 def test_old_keys_are_renamed_to_the_renderer_s():
     old = {"param.spectrum": torch.zeros(1), "backbone.0.weight": torch.zeros(1), "renderer.param.x": torch.ones(1)}
-    assert rename_legacy_keys(old) == 2
+    assert ckpt.rename_legacy_keys(old) == 2
     assert set(old) == {"renderer.param.spectrum", "renderer.backbone.0.weight", "renderer.param.x"}
 
 
@@ -47,7 +40,7 @@ def test_parameters_take_the_checkpoint_s_shapes():
     live = module()
     key, param = next((k, p) for k, p in live.named_parameters() if k.startswith("renderer.param."))
     bigger = torch.randn(param.shape[0] + 1, *param.shape[1:])
-    match_parameter_shapes(live, {key: bigger, "renderer.backbone.0.weight": torch.zeros(1)}, "renderer.param.")
+    ckpt.match_parameter_shapes(live, {key: bigger, "renderer.backbone.0.weight": torch.zeros(1)}, "renderer.param.")
     assert dict(live.named_parameters())[key].shape == bigger.shape
     assert dict(live.named_parameters())[key] is param  # the same Parameter object: the optimizer keeps it
 
@@ -76,7 +69,7 @@ def test_a_checkpoint_of_another_backbone_is_refused(tmp_path, make_trainer):
     trainer.fit(first)
     trainer.save_checkpoint(tmp_path / "a.ckpt")
     checkpoint = torch.load(tmp_path / "a.ckpt", weights_only=False)
-    checkpoint[CHECKPOINT_KEY]["backbone"] = "lite0"
+    checkpoint[ckpt.CHECKPOINT_KEY]["backbone"] = "lite0"
     torch.save(checkpoint, tmp_path / "b.ckpt")
     with pytest.raises(ConfigError, match="made with backbone 'lite0'"):
         make_trainer().fit(module(), ckpt_path=str(tmp_path / "b.ckpt"))

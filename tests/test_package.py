@@ -43,3 +43,13 @@ def test_the_package_root_loads_names_on_first_use():
 def test_every_public_name_resolves():
     for name in lit_actmax.__all__:
         assert getattr(lit_actmax, name) is not None, name
+
+
+def test_the_lightning_side_registers_the_unit_parallel_strategy():
+    """Whatever Lightning-side name a user imports first, ``strategy="unit_parallel"`` is known to the Trainer."""
+    for statement in ("from lit_actmax import ActMaxModule", "from lit_actmax.examples import find_examples"):
+        code = (f"{statement}; import pytorch_lightning as pl; "
+                "t = pl.Trainer(strategy='unit_parallel', accelerator='cpu', devices=1, logger=False); "
+                "print(type(t.strategy).__name__)")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        assert out.split()[-1] == "UnitParallelStrategy", statement

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     trainer.fit(module, ckpt_path=args.resume)
     torch.save({
         "images": record.images, "first_step_params": record.first, "param_numel": record.numel,
-        "strategy_model": type(trainer.strategy.model).__name__, "units": module.schedule.my_units,
+        "strategy_model": type(trainer.strategy.model).__name__, "units": list(module.schedule.my_units),
         "world_size": trainer.world_size, "run_dir": str(module.run_dir),
     }, out / f"rank{trainer.global_rank}.pt")
 

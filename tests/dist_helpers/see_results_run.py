@@ -52,7 +52,7 @@ def main(out: Path) -> None:
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, use_distributed_sampler=False,
     )
     trainer.fit(module)
-    torch.save({"run_dir": str(module.run_dir), "units": module.schedule.my_units, "logged": logged.logged,
+    torch.save({"run_dir": str(module.run_dir), "units": list(module.schedule.my_units), "logged": logged.logged,
                 "results": metrics.results, "images": keep.images}, out / f"rank{trainer.global_rank}.pt")
 
 
