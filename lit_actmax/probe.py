@@ -140,24 +140,36 @@ class LayerProbe:
         """(B, C, H, W) model input -> {layer: activation of shape (B, ...)}."""
         detach_after = not self.attached
         self.attach()
-        self._store = {}
-        for hook in self._hooks:
-            hook.calls = 0
         try:
-            output = self.model(x)
-        except StopForward:
-            output = None
+            store = self.truncated_forward(x)
         finally:
             if detach_after:
                 self.remove()
+        return self.check_complete(store)
+
+    def truncated_forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Run the model on ``x`` with the hooks attached, stopping after the last hooked layer -> {layer: activation}
+        of the layers that ran (see :meth:`check_complete`). :func:`~lit_actmax.speed.compile_probe` compiles this."""
+        self._store = {}
+        for hook in self._hooks:
+            hook.calls = 0
+        output = None
+        try:
+            output = self.model(x)
+        except StopForward:
+            pass
+        store, self._store = self._store, {}
         if OUTPUT in self.layers:
-            self._store[OUTPUT] = first_tensor(output)
-        missing = [name for name in self.layers if name not in self._store]
+            store[OUTPUT] = first_tensor(output)
+        return store
+
+    def check_complete(self, store: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``store`` if it holds every probed layer; else a :class:`ProbeError` naming the layers that never ran."""
+        missing = [name for name in self.layers if name not in store]
         if missing:
             raise ProbeError(
                 f"Layer(s) {missing} did not run in the forward pass; pick layers that the model's forward uses."
             )
-        store, self._store = self._store, {}
         return store
 
     def check(self, x: torch.Tensor) -> dict[str, int]:

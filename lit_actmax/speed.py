@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import torch
 
-from .probe import OUTPUT, LayerProbe, ProbeError, StopForward, first_tensor
+from .probe import LayerProbe
 
 __all__ = ["compile_probe"]
 
@@ -29,30 +29,9 @@ def compile_probe(probe: LayerProbe, **compile_kwargs: Any) -> ProbeCall:
     ``compile_kwargs`` go to ``torch.compile`` (e.g. ``mode="max-autotune"``). The probe's hooks are attached.
     """
     probe.attach()
-    model = probe.model
-
-    def truncated_forward(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        probe._store = {}
-        for hook in probe._hooks:
-            hook.calls = 0
-        output = None
-        try:
-            output = model(x)
-        except StopForward:
-            pass
-        store = dict(probe._store)
-        if OUTPUT in probe.layers:
-            store[OUTPUT] = first_tensor(output)
-        return store
-
-    compiled = torch.compile(truncated_forward, **compile_kwargs)
+    compiled = torch.compile(probe.truncated_forward, **compile_kwargs)
 
     def run(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        store = compiled(x)
-        probe._store = {}
-        missing = [layer for layer in probe.layers if layer not in store]
-        if missing:
-            raise ProbeError(f"Layer(s) {missing} did not run in the forward pass; pick layers that the model's forward uses.")
-        return store
+        return probe.check_complete(compiled(x))
 
     return run
