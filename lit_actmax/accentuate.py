@@ -38,9 +38,12 @@ def load_image(path: str | os.PathLike, size: int | Sequence[int]) -> torch.Tens
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"Image file {str(path)!r} does not exist; give the path of a PNG or JPEG file.")
-    with Image.open(path) as im:
-        array = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+        raise ConfigError(f"Image file {str(path)!r} does not exist; give the path of a PNG or JPEG file.")
+    try:
+        with Image.open(path) as im:
+            array = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise ConfigError(f"{str(path)!r} is not an image Pillow can read ({error}); give a PNG or JPEG file.") from None
     x = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0)
     h, w = as_size(size)
     src_h, src_w = x.shape[-2:]

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from typing import Callable, Sequence
 
 from .errors import ActMaxError
+from .quiet import EXPECTED_WARNINGS, quiet_lightning
 
 __all__ = ["main", "layers_command", "quiet_expected_warnings", "EXPECTED_WARNINGS"]
 
@@ -23,7 +23,8 @@ USAGE = """usage: lit-actmax {fit,layers,gallery,examples} ...
 Feature visualization by activation maximization, on PyTorch Lightning.
 
 subcommands:
-  fit       render units: lit-actmax fit --config configs/quickstart.yaml (LightningCLI; `fit --help` lists options)
+  fit       render units: lit-actmax fit --config configs/quickstart.yaml (LightningCLI; `fit --help` lists options);
+            shows units rendered with an ETA, and ends by naming the run folder (images/, grids/, index.json)
   layers    list the hookable layers of a backbone: lit-actmax layers lite0 [--size N]
   gallery   write the HTML gallery of run folders: lit-actmax gallery RUN_DIR [RUN_DIR ...]
   examples  find dataset examples for a run's units: lit-actmax examples RUN_DIR --images DIR
@@ -72,22 +73,10 @@ def examples_command(argv: Sequence[str]) -> int:
     return run(argv)
 
 
-#: Warnings that are expected in every run (the backbone is frozen in eval mode on purpose, the step
-#: "dataset" is a counter) and would only hide the messages that matter.
-EXPECTED_WARNINGS = (
-    r".*module\(s\) in eval mode.*",
-    r".*IterableDataset. has .__len__. defined.*",
-    r".*isinstance\(treespec, LeafSpec\).*",
-    r".*does not have many workers.*",
-    r".*`max_epochs` was not set.*",  # ActMaxModule sets it: groups of units x epochs per group
-    # batches are step counters: training_step reads the step from batch_idx, which Lightning restores
-    r".*resuming from a checkpoint that ended before the epoch ended.*",
-)
-
-
 def quiet_expected_warnings() -> None:
-    for pattern in EXPECTED_WARNINGS:
-        warnings.filterwarnings("ignore", message=pattern)
+    """Silence what every run would print and nobody can act on: the expected warnings and Lightning's tips
+    (:mod:`lit_actmax.quiet`, the one place that lists them)."""
+    quiet_lightning()
 
 
 def fit_command(argv: Sequence[str] | None) -> int:
@@ -116,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args[0] in commands:
             return commands[args[0]](args[1:])
+        if args[0] != "fit" and not args[0].startswith("-"):  # e.g. LightningCLI's validate/test/predict
+            print(f"lit-actmax: error: '{args[0]}' is not a subcommand; use fit, layers, gallery or examples "
+                  "(lit-actmax --help).", file=sys.stderr)
+            return 2
         return fit_command(args if explicit else None)
     except ActMaxError as error:
         print(f"lit-actmax: error: {error}", file=sys.stderr)

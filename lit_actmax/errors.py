@@ -7,7 +7,7 @@ is a bug and keeps its traceback. Each subclass is a ``ValueError``, so ``except
 
 from __future__ import annotations
 
-__all__ = ["ActMaxError", "ConfigError", "BackboneError", "ProbeError", "ShardError", "UnitSpecError"]
+__all__ = ["ActMaxError", "ConfigError", "BackboneError", "ProbeError", "ShardError", "UnitSpecError", "DivergenceError"]
 
 
 class ActMaxError(ValueError):
@@ -32,3 +32,8 @@ class ShardError(ActMaxError):
 
 class UnitSpecError(ActMaxError):
     """A unit selection such as ``"0-9"`` or ``"1,5,9"`` that cannot be parsed."""
+
+
+class DivergenceError(ActMaxError):
+    """Images whose loss, activation, gradient or parameters became NaN or infinite while optimizing; the message names
+    the units, the step in their group and the likely cause (the learning rate, a regularizer, the objective)."""

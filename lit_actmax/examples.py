@@ -35,7 +35,7 @@ from .errors import ConfigError
 from .models import load_backbone
 from .objectives import Channel, ClassLogit, Neuron, Objective, RenderBatch
 from .probe import LayerProbe
-from .rundir import atomic_write_bytes, read_json, safe_name, to_uint8, write_json
+from .rundir import atomic_write_bytes, read_json, safe_name, strict_json, to_uint8, write_json
 from .strategy import STRATEGY_NAME  # importing it registers strategy="unit_parallel" with Lightning
 
 __all__ = [
@@ -50,10 +50,10 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     """Every image file under ``folder`` (recursively), sorted by relative path: the image ids are indices."""
     root = Path(folder)
     if not root.is_dir():
-        raise FileNotFoundError(f"Image folder {str(root)!r} does not exist; give a folder of PNG/JPEG images.")
+        raise ConfigError(f"Image folder {str(root)!r} does not exist; give a folder of PNG/JPEG images.")
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise FileNotFoundError(f"No images ({', '.join(IMAGE_SUFFIXES)}) under {str(root)!r}.")
+        raise ConfigError(f"No images ({', '.join(IMAGE_SUFFIXES)}) under {str(root)!r}.")
     return files
 
 
@@ -251,7 +251,8 @@ def save_examples(run_dir: str | os.PathLike, module: ExamplesModule, files: Seq
                     continue
                 needed.add(index)
                 entries.append({"id": index, "image": f"examples/{safe_name(layer)}/thumbs/{index:06d}.jpg",
-                                "source": str(files[index].relative_to(folder)), "activation": value})
+                                "source": str(files[index].relative_to(folder)),
+                                "activation": strict_json(value)})  # a NaN score: null
             table[str(unit)][kind] = entries
     for index in sorted(needed):  # the model's view (centre crop) of each listed image, as a small JPEG
         buffer = io.BytesIO()
@@ -298,7 +299,7 @@ def _examples(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     index_path = run_dir / "index.json"
     if not index_path.is_file():
-        raise FileNotFoundError(f"{str(index_path)!r} does not exist; give a finished run directory.")
+        raise ConfigError(f"{str(index_path)!r} does not exist; give a finished run directory.")
     list_images(args.images)  # fail early, before any model is loaded
     index = read_json(index_path)
     config = index.get("config", {})

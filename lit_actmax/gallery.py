@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 from urllib.parse import quote
 
-from .rundir import atomic_write_text, iter_records, read_json, safe_name
+from .errors import ConfigError
+from .rundir import atomic_write_text, iter_records, read_json, safe_name, strict_json
 
 __all__ = ["build_gallery", "gallery_command", "curve_svg", "referenced_files", "IMAGE_SUFFIXES"]
 
@@ -231,7 +232,7 @@ def build_gallery(run_dir: str | os.PathLike, out: str = "gallery.html", lazy_ab
     index: dict[str, Any] = read_json(index_path) if index_path.is_file() else {}
     records = list(index.get("units") or iter_records(run_dir))
     if not records:
-        raise FileNotFoundError(f"{str(run_dir)!r} holds no rendered units (no index.json, no images/*/unit_*.json); "
+        raise ConfigError(f"{str(run_dir)!r} holds no rendered units (no index.json, no images/*/unit_*.json); "
                                 "give a run directory such as actmax_runs/lite0/version_0.")
     page = _Page(run_dir)
     lazy = len(records) > lazy_above
@@ -250,7 +251,8 @@ def build_gallery(run_dir: str | os.PathLike, out: str = "gallery.html", lazy_ab
             + "".join(f"<span>{_esc(k)}: <b>{_esc(v)}</b></span>" for k, v in meta if v not in (None, ""))
             + (' <a href="index.json">index.json</a>' if index_path.is_file() else "")
             + "</div>"
-            + (f"<details><summary>config</summary><pre>{_esc(json.dumps(index['config'], indent=1))}</pre></details>"
+            + ("<details><summary>config</summary><pre>"
+               f"{_esc(json.dumps(strict_json(index['config']), indent=1, allow_nan=False))}</pre></details>"
                if index.get("config") else "")
             + "</header>"]
     body.append('<div class="bar">sort: <button onclick="sortCards(\'activation\',-1)">activation ↓</button>'
@@ -307,7 +309,7 @@ def gallery_command(argv: Sequence[str]) -> int:
             runs = [run_dir] if (run_dir / "index.json").is_file() or any(run_dir.glob("images/*/unit_*.json")) \
                 else sorted(p for p in run_dir.glob("version_*") if p.is_dir())
             if not runs:
-                raise FileNotFoundError(f"{str(run_dir)!r} is not a run directory (no index.json, no unit records, "
+                raise ConfigError(f"{str(run_dir)!r} is not a run directory (no index.json, no unit records, "
                                         "no version_* folders); give e.g. actmax_runs/lite0/version_0.")
             for run in runs:
                 print(build_gallery(run).resolve().as_uri())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from .errors import BackboneError
 
 __all__ = [
     "Backbone",
+    "ModelState",
     "IMAGENET_CLASSES_FILE",
     "imagenet_classes",
     "BackboneError",
@@ -92,10 +94,35 @@ class Backbone:
     min_size: int = 32
     class_names: list[str] | None = None
     extra: dict = field(default_factory=dict)
+    #: The user's own model's state before freezing (None for models lit_actmax built itself).
+    user_state: ModelState | None = None
 
     def __post_init__(self) -> None:
         freeze(self.model)
         self.preprocess.eval()
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """What freezing changes on a model: each parameter's ``requires_grad`` and each submodule's ``training``.
+
+    :func:`load_backbone` captures it for a model the user supplies (a ``"<module>:<callable>"`` or registered
+    factory may return an object the user keeps using); the renderer freezes the model while it renders and
+    :meth:`restore` gives it back as it was, on success and on failure.
+    """
+
+    requires_grad: tuple[bool, ...]
+    training: tuple[bool, ...]
+
+    @classmethod
+    def capture(cls, model: nn.Module) -> ModelState:
+        return cls(tuple(p.requires_grad for p in model.parameters()), tuple(m.training for m in model.modules()))
+
+    def restore(self, model: nn.Module) -> None:
+        for parameter, flag in zip(model.parameters(), self.requires_grad):
+            parameter.requires_grad_(flag)
+        for module, flag in zip(model.modules(), self.training):
+            module.training = flag
 
 
 def freeze(model: nn.Module) -> nn.Module:
@@ -233,6 +260,15 @@ def _user_callable(spec: str, **options: object) -> Backbone | nn.Module:
         factory = getattr(factory, part)
     if not callable(factory):
         raise BackboneError(f"{spec!r} is not callable; it must return an nn.Module.")
+    try:
+        inspect.signature(factory).bind(**options)
+    except TypeError as error:
+        raise BackboneError(
+            f"{spec!r} cannot be called without arguments ({error}); give it defaults or point the spec at a "
+            "function that takes none and returns the model."
+        ) from None
+    except ValueError:  # no signature to inspect (some builtins): let the call decide
+        pass
     return factory(**options)
 
 
@@ -252,7 +288,14 @@ def _checkpoint(path: str, checkpoint_class: str | None) -> nn.Module:
     load = getattr(cls, "load_from_checkpoint", None)
     if load is None:
         raise BackboneError(f"{checkpoint_class!r} is not a LightningModule (it has no load_from_checkpoint).")
-    return load(path, map_location="cpu")
+    try:
+        return load(path, map_location="cpu")
+    except Exception as error:  # what a foreign or damaged file raises varies: state-dict keys, pickles, zip
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        raise BackboneError(
+            f"{path!r} is not a checkpoint that {checkpoint_class!r} can load ({type(error).__name__}: {first}); "
+            "check the file and the class."
+        ) from None
 
 
 def load_backbone(
@@ -290,9 +333,16 @@ def load_backbone(
         backbone = built
         backbone.spec = spec
     elif isinstance(built, nn.Module):
-        backbone = Backbone(model=built, preprocess=Normalize(), spec=spec)
+        user_state = ModelState.capture(built) if not spec.endswith(".ckpt") else None
+        backbone = Backbone(model=built, preprocess=Normalize(), spec=spec, user_state=user_state)
     else:
         raise BackboneError(f"Backbone spec {spec!r} returned {type(built).__name__}; it must return an nn.Module.")
+    for name, values in (("mean", mean), ("std", std)):
+        if values is not None and (len(values) != 3 or (name == "std" and min(values) <= 0)):
+            raise BackboneError(
+                f"{name} must be three numbers, one per RGB channel{' and all positive' if name == 'std' else ''}, "
+                f"got {list(values)}."
+            )
     if mean is not None or std is not None:
         backbone.preprocess = Normalize(mean or IMAGENET_MEAN, std or IMAGENET_STD)
     if input_size is not None:

@@ -18,21 +18,27 @@ What callbacks may use (the contract of :class:`~lit_actmax.callbacks.ActMaxCall
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Sequence
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.utilities import rank_zero_warn
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from torch import nn
 from torch.utils.data import DataLoader
 
 from .augment import Transform
 from .callbacks.base import ActMaxCallback
+from .callbacks.run_checkpoint import RunCheckpoint, image_callbacks
+from .callbacks.run_guard import RunGuard
 from .checkpoint import (
     CHECKPOINT_KEY,
     RunState,
+    describe_differences,
     drop_frozen,
+    fingerprint,
+    fingerprint_differences,
     match_parameter_shapes,
     rename_legacy_keys,
     restore_frozen,
@@ -40,17 +46,29 @@ from .checkpoint import (
 from .errors import ConfigError, ShardError
 from .models import load_backbone
 from .objectives import Objective
-from .optim import OptimizerFactory, default_optimizer
+from .optim import OptimizerFactory, check_optimizer, default_optimizer
 from .params import ImageParam
+from .quiet import quiet_lightning
 from .renderer import Renderer
 from .resume import replay_epoch_boundary, skipped_epoch_boundary
-from .rundir import FinishedUnits, RunSummary, RunWriter, jsonable, new_run_dir, safe_name
+from .rundir import (
+    FinishedUnits,
+    RunSummary,
+    RunWriter,
+    check_writable,
+    jsonable,
+    new_run_dir,
+    remove_if_unused,
+    safe_name,
+)
 from .sharding import check_world_size
 from .strategy import check_trainer
 from .unit_schedule import StepIndices, UnitSchedule
 from .units import parse_units
 
 __all__ = ["ActMaxModule"]
+
+quiet_lightning()  # a Trainer for this module warns about max_epochs before any hook runs: lit_actmax.quiet
 
 
 class ActMaxModule(pl.LightningModule):
@@ -121,14 +139,21 @@ class ActMaxModule(pl.LightningModule):
         self.save_hyperparameters(ignore=["objective", "regularizers", "param", "transforms", "optimizer"])
         self.spec = backbone
         self.schedule = UnitSchedule(parse_units(units), batch_size, variants, epochs, steps_per_epoch)
+        if save_outputs:
+            check_writable(out_dir)
+        self.optimizer_factory: OptimizerFactory = optimizer or default_optimizer
+        check_optimizer(self.optimizer_factory)
         loaded = load_backbone(backbone, weights=weights, checkpoint_class=checkpoint_class, mean=mean, std=std)
         if min_size is not None:
             loaded.min_size = int(min_size)
         size = size if isinstance(size, int) else tuple(size)
-        self.renderer = Renderer(loaded, objective, regularizers or [], param, transforms, size,
-                                 self.schedule.steps_per_unit, seed, input_size, channels_last, init_image)
-        self.renderer.validate(self.schedule.units)
-        self.optimizer_factory: OptimizerFactory = optimizer or default_optimizer
+        try:  # every check that needs the model runs here, before a run folder exists
+            self.renderer = Renderer(loaded, objective, regularizers or [], param, transforms, size,
+                                     self.schedule.steps_per_unit, seed, input_size, channels_last, init_image)
+            self.renderer.validate(self.schedule.units)
+        finally:  # a user's own model comes back as it came; fit freezes it again
+            if loaded.user_state is not None:
+                loaded.user_state.restore(loaded.model)
         self.out_dir, self.run_name, self.save_outputs = out_dir, run_name, save_outputs
         self.compile_options = (compile if isinstance(compile, dict) else {}) if compile else None
         self.writer: RunWriter | None = None
@@ -196,18 +221,29 @@ class ActMaxModule(pl.LightningModule):
         drop_frozen(checkpoint.get("state_dict", {}))
         param = self.renderer.param
         checkpoint[CHECKPOINT_KEY] = RunState(
-            self.spec, str(self.writer.run_dir) if self.writer else None, self.group_index, list(param.size),
-            param.count, self.schedule.batch_size,
+            self.spec, str(self.writer.run_dir.absolute()) if self.writer else None, self.group_index,
+            list(param.size), param.count, self.schedule.batch_size, fingerprint=self._fingerprint(),
         ).to_dict()
+
+    def _fingerprint(self) -> dict[str, Any]:
+        """Everything that decides this run's images (``lit_actmax.checkpoint.fingerprint``)."""
+        trainer, renderer = self._trainer, self.renderer
+        return fingerprint(
+            hparams=self.hparams, objective=renderer.objective, regularizers=list(renderer.regularizers),
+            param=renderer.param, transforms=renderer.transforms, optimizer=self.optimizer_factory,
+            units=self.schedule.units, callbacks=image_callbacks(trainer.callbacks) if trainer is not None else [],
+            world_size=trainer.world_size if trainer is not None else 1,
+            precision=trainer.precision if trainer is not None else None,
+        )
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         saved = RunState.from_checkpoint(checkpoint)
-        if saved is not None and saved.backbone != self.spec:
-            raise ConfigError(f"This checkpoint was made with backbone {saved.backbone!r}, not {self.spec!r}; use the same config.")
         try:  # a multi-process checkpoint restores only onto as many ranks, each getting its own shard
             check_world_size(checkpoint, self.trainer.world_size if self._trainer is not None else 1)
         except ShardError as error:
             raise ConfigError(str(error)) from None
+        if saved is not None:
+            self._verify_settings(saved)
         self._replay_boundary = skipped_epoch_boundary(checkpoint)
         state = checkpoint.setdefault("state_dict", {})
         rename_legacy_keys(state)
@@ -228,14 +264,38 @@ class ActMaxModule(pl.LightningModule):
         else:  # shapes must match the checkpoint before Lightning copies the tensors in
             match_parameter_shapes(self, state, "renderer.param.")
 
+    def _verify_settings(self, saved: RunState) -> None:
+        """Refuse, before anything is optimized, to resume with settings other than the checkpoint's: one sentence
+        naming each differing setting with both values. Checkpoints without a fingerprint (earlier versions) are
+        checked for the backbone only."""
+        if saved.fingerprint is None:
+            rank_zero_warn("This checkpoint has no settings fingerprint (an earlier lit_actmax made it), so only its "
+                           "backbone can be verified: resume with the config it was made with.")
+            differences = []
+        else:
+            differences = fingerprint_differences(saved.fingerprint, self._fingerprint())
+        if saved.backbone != self.spec and not any(key == "backbone" for key, _, _ in differences):
+            differences.insert(0, ("backbone", saved.backbone, self.spec))
+        if not differences:
+            return
+        if self.writer is not None and self._trainer is not None and self.trainer.is_global_zero and (
+                saved.run_dir is None or self.writer.run_dir.absolute() != Path(saved.run_dir).absolute()):
+            remove_if_unused(self.writer.run_dir)  # the empty folder setup made for this refused run
+        config = Path(saved.run_dir) / "config.yaml" if saved.run_dir else None
+        where = f" ({config})" if config is not None and config.is_file() else ""
+        raise ConfigError(f"This checkpoint was made with other settings: {describe_differences(differences)}; "
+                          f"resume with the checkpoint's config{where} or start a new run.")
+
     def _adopt_run_dir(self, path: Path) -> None:
-        """On resume: keep writing into the original run directory (drop the empty one made in setup)."""
-        if self.writer is not None and self.writer.run_dir != path and self.trainer.is_global_zero:
-            try:
-                self.writer.run_dir.rmdir()
-            except OSError:
-                pass
+        """On resume: keep writing into the original run folder (checkpoints store it as an absolute path, so a
+        resume from another working directory continues it) and drop the empty one made in setup."""
+        current = self.writer.run_dir if self.writer is not None else None
+        if current is not None and current.absolute() != path.absolute() and self.trainer.is_global_zero:
+            remove_if_unused(current)
         self._make_writer(path)
+
+    def configure_callbacks(self) -> list[pl.Callback]:
+        return [RunCheckpoint(), RunGuard()]
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.renderer.param.parameters())
@@ -278,6 +338,8 @@ class ActMaxModule(pl.LightningModule):
         self._sync_group()  # the group follows the epoch even where Lightning skipped on_train_epoch_start
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        """The renderer's loss at the step in the group; a non-finite image, activation or score raises
+        :class:`~lit_actmax.errors.DivergenceError` naming the units (``Renderer.check_step``)."""
         self.batch_in_epoch = int(batch_idx)
         out = self.renderer.loss(self.step_in_group)
         self.step_activations = out.activations
@@ -287,6 +349,17 @@ class ActMaxModule(pl.LightningModule):
             self.log("activation", out.activations[saved].float().mean(), prog_bar=True, batch_size=n)
             self.log("loss", out.loss.detach() / max(n, 1), batch_size=n)
         return out.loss
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Stop on a non-finite image gradient (``Renderer.check_gradients``; not under a 16-bit loss scaler, which
+        skips those steps itself), and have the optimizer check the image parameters after every step it takes
+        (``Renderer.check_parameters``), so a diverged image stops the run before a checkpoint or a file holds it."""
+        if getattr(self.trainer.precision_plugin, "scaler", None) is None:
+            self.renderer.check_gradients(self.step_in_group)
+        if not getattr(optimizer, "_actmax_checks_parameters", False):  # once per optimizer
+            renderer = self.renderer
+            optimizer.register_step_post_hook(lambda *_: renderer.check_parameters(self.step_in_group))
+            optimizer._actmax_checks_parameters = True  # type: ignore[attr-defined]
 
     def _step_is_shown(self, batch_idx: int) -> bool:
         """Whether this step's ``activation``/``loss`` reach anyone: a progress bar, a logger write (every
@@ -319,7 +392,12 @@ class ActMaxModule(pl.LightningModule):
             self.finish_group()
         self.trainer.strategy.barrier("actmax_outputs")
         if self.writer is not None and self.trainer.is_global_zero:
-            self.write_index()
+            index = json.loads(self.write_index().read_text())
+            run, writer = self.writer.run_dir, self.writer  # the end of the run says where everything is
+            rendered = len({r["unit"] for r in index["units"]})
+            files = [f"{writer.relative(writer.unit_dir)}/", *index["grids"].values(), "index.json"]
+            rank_zero_info(f"Rendered {rendered} unit{'s' * (rendered != 1)} into {run}: {', '.join(files)} "
+                           f"(gallery: lit-actmax gallery {run})")
 
     def write_index(self) -> Path:
         """Write ``index.json`` and the per-layer grids from every rank's records (global rank 0)."""

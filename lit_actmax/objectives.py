@@ -235,7 +235,7 @@ class Neuron(_ChannelObjective):
         y = h // 2 if self.y is None else self.y
         x = w // 2 if self.x is None else self.x
         if not (0 <= y < h and 0 <= x < w):
-            raise IndexError(f"Neuron position (y={y}, x={x}) lies outside the {h}x{w} map of layer {self.layer!r}.")
+            raise ConfigError(f"Neuron position (y={y}, x={x}) lies outside the {h}x{w} map of layer {self.layer!r}.")
         return plane[:, y, x]
 
 

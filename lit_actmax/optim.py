@@ -20,7 +20,7 @@ from .errors import ConfigError
 OptimizerFactory = Callable[[Iterable[torch.Tensor]], torch.optim.Optimizer]
 """A function ``params -> Optimizer`` (LightningCLI injects one from ``class_path``/``init_args``)."""
 
-__all__ = ["OptimizerFactory", "GradientAscent", "default_optimizer"]
+__all__ = ["OptimizerFactory", "GradientAscent", "default_optimizer", "check_optimizer"]
 
 
 class GradientAscent(torch.optim.Optimizer):
@@ -66,3 +66,14 @@ class GradientAscent(torch.optim.Optimizer):
 def default_optimizer(params: Iterable[torch.Tensor]) -> torch.optim.Optimizer:
     """Adam with lr 0.05 (Lucid's default for Fourier images)."""
     return torch.optim.Adam(params, lr=0.05)
+
+
+def check_optimizer(factory: OptimizerFactory) -> None:
+    """Build ``factory`` once on a stand-in image parameter (1, 3, 8, 8): arguments torch rejects (a negative learning
+    rate, an unknown keyword) raise :class:`~lit_actmax.errors.ConfigError` before a run starts."""
+    try:
+        factory([torch.nn.Parameter(torch.zeros(1, 3, 8, 8))])
+    except ConfigError:
+        raise
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise ConfigError(f"The optimizer cannot be built ({type(error).__name__}: {error}); fix its arguments.") from None

@@ -16,8 +16,7 @@ not depend on which other units share its group.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -25,8 +24,8 @@ from torch import nn
 
 from .accentuate import load_image
 from .augment import Transform, lucid_transforms, set_progress
-from .errors import ConfigError
-from .models import Backbone
+from .errors import ActMaxError, ConfigError, DivergenceError
+from .models import Backbone, freeze
 from .objectives import ClassLogit, Objective, RenderBatch
 from .params import Fourier, ImageParam, as_size
 from .probe import LayerProbe
@@ -51,6 +50,47 @@ class StepOutput:
 def mean_per_image(values: torch.Tensor, n_images: int) -> torch.Tensor:
     """(n_images * views,) scores of consecutive views -> (n_images,) means."""
     return values.view(n_images, -1).mean(1)
+
+
+def all_finite(tensors: Iterable[torch.Tensor | None]) -> bool:
+    """Whether every value of ``tensors`` is finite, in one host sync: a sum is finite unless a value is not (or the
+    sum overflows, so ``False`` only asks for :func:`finite_rows`, the exact check). ``None`` counts as finite."""
+    sums = [t.detach().float().sum() for t in tensors if t is not None and t.numel()]
+    return not sums or bool(torch.isfinite(torch.stack(sums).sum()))
+
+
+def finite_rows(tensors: Iterable[torch.Tensor | None], n_images: int,
+                device: torch.device | str | None = None) -> torch.Tensor:
+    """(n_images,) bool: whether each image's rows (dim 0) of every tensor are all finite; a tensor that is not one
+    row per image counts against every image; ``None`` (no gradient) counts as finite."""
+    finite = torch.ones(n_images, dtype=torch.bool, device=device)
+    for tensor in tensors:
+        if tensor is None or tensor.numel() == 0:
+            continue
+        tensor = tensor.detach()
+        if tensor.dim() > 0 and tensor.shape[0] == n_images:
+            rows = torch.isfinite(tensor).reshape(n_images, -1).all(1)
+        else:
+            rows = torch.isfinite(tensor).all().expand(n_images)
+        finite = finite & rows.to(finite.device)
+    return finite
+
+
+def _rows(tensors: Iterable[torch.Tensor | None], bad: torch.Tensor) -> list[torch.Tensor]:
+    """The rows ``bad`` (N,) bool of each tensor with one row per image (other tensors whole)."""
+    return [t.detach()[bad.to(t.device)] if t.dim() > 0 and t.shape[0] == bad.shape[0] else t.detach()
+            for t in tensors if t is not None and t.numel()]
+
+
+def _kind(tensors: Iterable[torch.Tensor | None], bad: torch.Tensor) -> str:
+    """``nan`` if any value of the images ``bad`` is NaN, else ``inf``."""
+    return "nan" if any(bool(torch.isnan(t).any()) for t in _rows(tensors, bad)) else "inf"
+
+
+def _reach(tensors: Iterable[torch.Tensor | None], bad: torch.Tensor) -> float:
+    """The largest finite magnitude of the images ``bad`` in ``tensors`` (0 if none)."""
+    values = [t[torch.isfinite(t)].abs().max() for t in _rows(tensors, bad) if bool(torch.isfinite(t).any())]
+    return float(torch.stack(values).max()) if values else 0.0
 
 
 class Renderer(nn.Module):
@@ -85,8 +125,8 @@ class Renderer(nn.Module):
         init_image: str | None = None,
     ) -> None:
         super().__init__()
-        if init_image is not None and not Path(init_image).is_file():
-            raise ConfigError(f"init_image {init_image!r} is not a file; give the path of a PNG or JPEG image.")
+        if init_image is not None:
+            load_image(init_image, 8)  # a missing or unreadable file fails here, before anything is made
         self.backbone_info = backbone
         self.backbone = backbone.model
         self.preprocess = backbone.preprocess
@@ -141,19 +181,43 @@ class Renderer(nn.Module):
         bad = [u for u in units if bound is not None and u >= bound]
         if bad:
             raise ConfigError(f"Unit {bad[0]} is out of range for {self.objective.describe()}: valid units are 0-{bound - 1}.")
+        self.bind_terms()
+        for unit in dict.fromkeys([units[0], units[-1]] if len(units) else []):
+            self.check_scores(RenderBatch(acts=acts, units=torch.tensor([int(unit)], device=self.device), image=dummy,
+                                          variants=torch.zeros(1, dtype=torch.long, device=self.device)))
         self.layer_shapes = shapes
         return shapes
+
+    def bind_terms(self) -> None:
+        """Give terms that need the renderer (e.g. ``ImageDistance``: its seed image and activations) the renderer."""
+        for _, term in [*self.objective.terms(), *(t for r in self.regularizers for t in r.terms())]:
+            bind = getattr(term, "bind", None)
+            if bind is not None:
+                bind(self)
+
+    def check_scores(self, batch: RenderBatch) -> None:
+        """Score a dry-run ``batch``; an objective or regularizer that cannot score it (a position outside the layer's
+        map, a missing set, a shape it does not take) raises :class:`ConfigError` naming the term."""
+        try:
+            with torch.no_grad():
+                self.score(batch)
+        except ActMaxError:
+            raise
+        except (IndexError, KeyError, ValueError, RuntimeError) as error:
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+            raise ConfigError(
+                f"{self.objective.describe()} cannot score unit {int(batch.units[0])} of layer(s) {self.layers} "
+                f"({type(error).__name__}: {first}); check the objective's layer, positions and units."
+            ) from None
 
     def attach(self, compile_options: dict[str, Any] | None = None) -> None:
         """Hook the probe, bind terms that need the renderer (e.g. ``ImageDistance``), apply the speed options.
 
         ``compile_options``: ``torch.compile`` the truncated forward with these keyword arguments (None: eager).
         """
+        freeze(self.backbone)
         self.probe.attach()
-        for _, term in [*self.objective.terms(), *(t for r in self.regularizers for t in r.terms())]:
-            bind = getattr(term, "bind", None)
-            if bind is not None:
-                bind(self)
+        self.bind_terms()
         if self.channels_last:
             self.backbone.to(memory_format=torch.channels_last)
         if compile_options is not None and self._probe_call is None:
@@ -165,8 +229,11 @@ class Renderer(nn.Module):
         return self._probe_call is not None
 
     def detach(self) -> None:
-        """Remove the probe's hooks: the backbone runs as the user's model again."""
+        """Remove the probe's hooks and give a user's own model back as it came (``requires_grad``, train/eval):
+        the backbone runs as the user's model again. :meth:`attach` freezes it again."""
         self.probe.remove()
+        if self.backbone_info.user_state is not None:
+            self.backbone_info.user_state.restore(self.backbone)
 
     def to_model_input(self, images: torch.Tensor) -> torch.Tensor:
         """Augmented images (B, 3, h, w) in [0, 1] -> backbone input (resized to ``input_size``, normalized)."""
@@ -201,6 +268,8 @@ class Renderer(nn.Module):
     def render(self, images: torch.Tensor, step: int | None) -> RenderBatch:
         """Transform (seeded per unit and ``step``; ``None``: no transforms), preprocess and probe (N, 3, H, W)
         images in [0, 1] of the current group. With several views per image the batch has N * views rows."""
+        if self.backbone.training:  # a user's model given back by detach(): never render with batch statistics
+            freeze(self.backbone)
         units = torch.tensor(self.unit_ids, device=images.device, dtype=torch.long)
         variants = torch.tensor(self.variant_ids, device=images.device, dtype=torch.long)
         x = images
@@ -231,7 +300,68 @@ class Renderer(nn.Module):
         loss = -(score * self.saved_mask).sum()
         with torch.no_grad():
             activations = mean_per_image(self.objective.activation(batch), n_images).detach()
+        self.check_step(step, images, score, activations)
         return StepOutput(loss, activations)
+
+    # -- divergence: a non-finite value stops the run, naming the units ----------------------------------
+    def check_step(self, step: int, images: torch.Tensor, score: torch.Tensor, activations: torch.Tensor) -> None:
+        """Raise :class:`DivergenceError` naming the units whose image parameters, image, activation or score (N,)
+        at ``step`` are not finite, with the likely cause; one host sync when everything is finite."""
+        params, n, device = list(self.param.parameters()), images.shape[0], images.device
+        if all_finite([*params, images, activations, score]):
+            return
+        params_ok, images_ok = finite_rows(params, n, device), finite_rows([images], n, device)
+        activations_ok, score_ok = finite_rows([activations], n, device), finite_rows([score], n, device)
+        if bool((params_ok & images_ok & activations_ok & score_ok).all()):
+            return  # only a sum overflowed
+        lr = "lower the optimizer's learning rate"
+        if not bool(params_ok.all()):
+            raise self.diverged(~params_ok, step, f"{{their}} image parameters are {_kind(params, ~params_ok)}", lr)
+        if not bool(images_ok.all()):
+            raise self.diverged(~images_ok, step, f"{{their}} image is {_kind([images], ~images_ok)} (the image "
+                                f"parameters reach {_reach(params, ~images_ok):.1e})", lr)
+        blown = _reach([images], ~(activations_ok & score_ok)) > 10  # an unbounded image far outside [0, 1]
+        if not bool(activations_ok.all()):
+            bad = ~activations_ok
+            raise self.diverged(bad, step, f"{{their}} activation is {_kind([activations], bad)} although {{their}} image "
+                                "is finite", f"{lr} (the image values reach {_reach([images], bad):.1e})" if blown
+                                else "the objective produced it; check the objective's terms (a division by zero?)")
+        bad = ~score_ok
+        raise self.diverged(bad, step, f"{{their}} score is {_kind([score], bad)} although {{their}} activation is finite",
+                            f"{lr} or the regularizer weights" if blown
+                            else "a regularizer produced it; lower the regularizer weights or check the regularizers")
+
+    def check_gradients(self, step: int) -> None:
+        """After ``backward`` of ``step``: raise :class:`DivergenceError` naming the units whose image gradients are
+        not finite (call it before the optimizer step; a loss scaler of 16-bit training skips such steps itself)."""
+        grads = [p.grad for p in self.param.parameters()]
+        if all_finite(grads):
+            return
+        ok = finite_rows(grads, self.param.count, self.device)
+        if not bool(ok.all()):
+            raise self.diverged(~ok, step, f"{{their}} gradient is {_kind(grads, ~ok)} although {{their}} loss is finite",
+                                "lower the optimizer's learning rate or the regularizer weights, or check the objective and "
+                                "regularizers for a point without a gradient (a square root or a norm at 0?)")
+
+    def check_parameters(self, step: int) -> None:
+        """After the optimizer step ``step``: raise :class:`DivergenceError` naming the units whose image parameters
+        are not finite (before anything can save them)."""
+        params = list(self.param.parameters())
+        if all_finite(params):
+            return
+        ok = finite_rows(params, self.param.count, self.device)
+        if not bool(ok.all()):
+            raise self.diverged(~ok, step, f"{{their}} image parameters became {_kind(params, ~ok)} at the optimizer step",
+                                "lower the optimizer's learning rate")
+
+    def diverged(self, bad: torch.Tensor, step: int, what: str, advice: str) -> DivergenceError:
+        """The error for the images ``bad`` (N,) bool at ``step``: ``"Units [3, 5] diverged at step 12 of their group:
+        <what>; <advice>."`` (``{their}`` in ``what`` becomes "its" or "their")."""
+        rows = bad.nonzero().flatten().tolist()
+        units = sorted({self.items[i].unit if i < len(self.items) else i for i in rows})
+        listed = ", ".join(map(str, units[:12])) + (f", ... ({len(units)} units)" if len(units) > 12 else "")
+        who, their = (f"Unit {units[0]}", "its") if len(units) == 1 else (f"Units [{listed}]", "their")
+        return DivergenceError(f"{who} diverged at step {step} of {their} group: {what.format(their=their)}; {advice}.")
 
     @torch.no_grad()
     def activation(self, images: torch.Tensor) -> torch.Tensor:

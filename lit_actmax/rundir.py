@@ -19,8 +19,10 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .errors import ConfigError, DivergenceError
 from .report import contact_sheet
 from .seeding import STREAM_INIT, unit_seed
 
@@ -41,6 +44,8 @@ __all__ = [
     "RunSummary",
     "RunWriter",
     "new_run_dir",
+    "check_writable",
+    "remove_if_unused",
     "safe_name",
     "atomic_write_bytes",
     "atomic_write_text",
@@ -48,6 +53,7 @@ __all__ = [
     "to_uint8",
     "image_stem",
     "write_json",
+    "strict_json",
     "read_json",
     "iter_records",
 ]
@@ -72,6 +78,30 @@ def new_run_dir(out_dir: str | os.PathLike, name: str) -> Path:
             return path
         except FileExistsError:
             k += 1
+
+
+def check_writable(out_dir: str | os.PathLike) -> None:
+    """Raise :class:`~lit_actmax.errors.ConfigError` unless run folders can be made under ``out_dir`` (it exists as a
+    writable folder, or its nearest existing parent is one); nothing is created."""
+    path = Path(out_dir).absolute()
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir():
+        raise ConfigError(f"out_dir {str(out_dir)!r} cannot be created: {str(existing)!r} is not a folder; pick another out_dir.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"out_dir {str(out_dir)!r} cannot be written: {str(existing)!r} is not writable; pick another out_dir.")
+
+
+def remove_if_unused(run_dir: str | os.PathLike, kept: Sequence[str] = ("config.yaml",)) -> bool:
+    """Remove ``run_dir`` (and its ``images``/``grids`` folders) if it holds no file but ``kept`` ones: a run that
+    failed before finishing a unit leaves nothing behind. Returns whether it was removed."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir() or any(p.is_file() and p.name not in kept for p in run_dir.rglob("*")):
+        return False
+    shutil.rmtree(run_dir, ignore_errors=True)
+    parent = run_dir.parent
+    if parent.is_dir() and not any(parent.iterdir()):  # the run name's folder, made for this run only
+        parent.rmdir()
+    return True
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -101,7 +131,44 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+    """Write ``data`` as strict JSON, atomically: a NaN or infinity raises ``ValueError`` naming its key (JSON has
+    neither; a writer that expects one stores null through :func:`strict_json`)."""
+    try:
+        text = json.dumps(data, indent=2, sort_keys=False, default=_json_default, allow_nan=False)
+    except ValueError:
+        key = _nonfinite_key(data)
+        if key is None:
+            raise
+        raise ValueError(f"{str(path)!r} would hold a non-finite number at {key}; JSON has no NaN or infinity "
+                         "(a writer stores null for a missing number).") from None
+    atomic_write_text(path, text + "\n")
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, +-inf, e.g. a "nothing seen yet" sentinel) replaced by None, for
+    fields where a missing number is expected; containers are copied, other leaves kept."""
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return strict_json(value.tolist())
+    return value
+
+
+def _nonfinite_key(value: Any, key: str = "the top level") -> str | None:
+    """Where in ``value`` (as written by :func:`write_json`) a non-finite number sits, e.g. ``units[3].activation``."""
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        value = value.tolist()
+    if isinstance(value, dict):
+        items = [(f"{key}.{k}" if key != "the top level" else str(k), v) for k, v in value.items()]
+    elif isinstance(value, (list, tuple)):
+        items = [(f"{key}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        return key if isinstance(value, (float, np.floating)) and not math.isfinite(value) else None
+    return next((found for k, v in items if (found := _nonfinite_key(v, k)) is not None), None)
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -270,12 +337,14 @@ class RunWriter:
             activation=float(finished.activations[i]),
             seed=unit_seed(self.base_seed, unit, variant, STREAM_INIT), base_seed=self.base_seed,
             image=self.relative(self.unit_path(unit, variant)), size=list(finished.images.shape[-2:]),
-            rank=self.rank, steps=self.steps, files=finished.files[i], extras=finished.extras[i],
+            rank=self.rank, steps=self.steps, files=finished.files[i],
+            extras=strict_json(finished.extras[i]),  # callbacks' numbers: e.g. a -inf "none yet" is stored as null
             label=names[unit] if names is not None and unit < len(names) else None,
         )
 
     def write_units(self, finished: FinishedUnits) -> list[UnitRecord]:
         """Save the PNG and the record (``.json`` beside it) of every valid image of ``finished``."""
+        self.check_finite(finished)
         records = []
         for i in range(len(finished.units)):
             if not finished.valid[i]:
@@ -285,6 +354,19 @@ class RunWriter:
             write_json(self.unit_path(record.unit, record.variant, ".json"), record.to_json())
             records.append(record)
         return records
+
+    def check_finite(self, finished: FinishedUnits) -> None:
+        """Refuse (:class:`~lit_actmax.errors.DivergenceError`, before any file is written) a group whose valid images
+        or activations hold a NaN or infinity: a diverged image is never saved as a black or saturated PNG."""
+        valid = torch.tensor(finished.valid, dtype=torch.bool)
+        images = torch.isfinite(finished.images.detach().float().cpu()).flatten(1).all(1)
+        activations = torch.isfinite(torch.as_tensor(finished.activations).detach().float().cpu().flatten())
+        bad = sorted({finished.units[i] for i in (valid & ~(images & activations)).nonzero().flatten().tolist()})
+        if bad:
+            raise DivergenceError(
+                f"{'Units ' + str(bad) if len(bad) > 1 else f'Unit {bad[0]}'} finished with a non-finite image or "
+                f"activation, so nothing of this group is written; lower the optimizer's learning rate or the "
+                f"regularizer weights (or check the callbacks that change the final images).")
 
     def write_index(self, summary: RunSummary, wanted: set[tuple[int, int]], tile: int = 128,
                     entries: dict[str, Any] | None = None) -> Path:
@@ -300,18 +382,20 @@ class RunWriter:
             save_png(grid_path, sheet)
             grids[layer] = self.relative(grid_path)
         index = {"format": INDEX_FORMAT, **dataclasses.asdict(summary), "grids": grids, "units": records}
-        index.update(entries or {})
+        index.update(strict_json(entries or {}))  # callbacks' numbers: an undefined one (NaN) is stored as null
         path = self.run_dir / "index.json"
         write_json(path, index)
         return path
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` with every leaf a JSON type (other objects become their ``repr``)."""
+    """``value`` with every leaf a JSON type (other objects become their ``repr``, a NaN or infinity None)."""
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return repr(value)

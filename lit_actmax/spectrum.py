@@ -79,7 +79,7 @@ def load_spectrum(path: str | os.PathLike | None = None) -> Spectrum:
     """Read a spectrum file (default: the one shipped with the package)."""
     path = Path(path) if path is not None else DEFAULT_SPECTRUM
     if not path.is_file():
-        raise FileNotFoundError(
+        raise ConfigError(
             f"Spectrum file {str(path)!r} does not exist; make one with scripts/estimate_spectrum.py or omit it."
         )
     with np.load(path, allow_pickle=False) as data:

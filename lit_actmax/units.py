@@ -6,9 +6,10 @@ from typing import Sequence
 
 from .errors import UnitSpecError
 
-__all__ = ["parse_units", "UnitSpecError"]
+__all__ = ["parse_units", "UnitSpecError", "MAX_UNITS"]
 
-
+#: The most units one run renders; a selection beyond it is refused before any list is built.
+MAX_UNITS = 1_000_000
 
 
 def parse_units(spec: str | int | Sequence[int]) -> list[int]:
@@ -26,9 +27,17 @@ def parse_units(spec: str | int | Sequence[int]) -> list[int]:
                 span, _, step = part.partition(":")
                 if "-" in span[1:]:
                     first, last = span.split("-", 1) if not span.startswith("-") else (span, "")
-                    units.extend(range(int(first), int(last) + 1, int(step or 1)))
+                    selected = range(int(first), int(last) + 1, int(step or 1))
+                    if len(units) + len(selected) > MAX_UNITS:
+                        raise UnitSpecError(
+                            f"The unit selection {spec!r} names {len(units) + len(selected):,} units; one run renders "
+                            f"at most {MAX_UNITS:,}: split it into several runs."
+                        )
+                    units.extend(selected)
                 else:
                     units.append(int(span))
+            except UnitSpecError:
+                raise
             except ValueError:
                 raise UnitSpecError(
                     f"Cannot read units {spec!r}: write ranges and lists such as '0-7', '0-999:10' or '1,5,9'."

@@ -40,7 +40,7 @@ def test_load_image_crops_to_the_aspect_and_resizes(seed_file):
     # the square centre crop of a 64-wide ramp keeps columns 8..55: red runs from about 0.13 to 0.87
     assert 0.1 < float(image[0, 0, :, 0].mean()) < 0.2 and 0.8 < float(image[0, 0, :, -1].mean()) < 0.9
     assert load_image(seed_file, (16, 40)).shape == (1, 3, 16, 40)
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(ConfigError, match="does not exist"):
         load_image(seed_file.parent / "nope.png", 8)
 
 
@@ -77,18 +77,18 @@ def test_activation_space_closeness(seed_file, make_trainer):
     assert term.describe() == "ImageDistance(50, features.4)"
 
 
-def test_bad_configs_fail_early(seed_file, tmp_path, make_trainer):
-    with pytest.raises(ConfigError, match="not a file"):
-        ActMaxModule(backbone=TINY, objective=Channel("features.2"), size=32, init_image=str(tmp_path / "x.png"))
-    module = ActMaxModule(backbone=TINY, objective=Channel("features.2"), units=[0], size=32, batch_size=1,
-                          regularizers=[ImageDistance(1.0)], save_outputs=False, steps_per_epoch=1, epochs=1)
-    with pytest.raises(ValueError, match="init_image"):
-        make_trainer().fit(module)
+def test_bad_configs_fail_when_the_module_is_built(seed_file, tmp_path):
+    settings = dict(backbone=TINY, objective=Channel("features.2"), units=[0], size=32, batch_size=1)
+    with pytest.raises(ConfigError, match="does not exist"):
+        ActMaxModule(**settings, init_image=str(tmp_path / "x.png"))
+    (tmp_path / "text.png").write_text("not an image")
+    with pytest.raises(ConfigError, match="is not an image Pillow can read"):
+        ActMaxModule(**settings, init_image=str(tmp_path / "text.png"))
+    with pytest.raises(ConfigError, match="init_image"):
+        ActMaxModule(**settings, regularizers=[ImageDistance(1.0)])
     unpooled = ImageDistance(1.0, image=str(seed_file), layer="features.2", pooled=False)
-    module = ActMaxModule(backbone=TINY, objective=Channel("features.2"), units=[0], size=32, batch_size=1,
-                          regularizers=[unpooled], save_outputs=False, steps_per_epoch=1, epochs=1)
-    with pytest.raises(ValueError, match="pooled=True"):
-        make_trainer().fit(module)  # Lucid transforms pad and jitter: views differ in size from the seed
+    with pytest.raises(ConfigError, match="pooled=True"):  # Lucid transforms pad and jitter: views differ in size
+        ActMaxModule(**settings, regularizers=[unpooled])
 
 
 def test_accentuation_config_parses(seed_file):

@@ -8,12 +8,12 @@ import torch
 from lit_actmax import ActMaxModule, Channel
 from lit_actmax.augment import Compose
 from lit_actmax.callbacks import (
-    ActMaxCallback,
     BestImage,
     Clamp,
     ContributionCrop,
     GaussianBlur,
     Gif,
+    KeepImages,
     L2Decay,
     NormCrop,
     RandomAffineBetweenEpochs,
@@ -39,19 +39,10 @@ class KillAt(pl.Callback):
             raise Killed()
 
 
-class Finished(ActMaxCallback):
-    def __init__(self):
-        self.images = {}
-
-    def on_units_finished(self, trainer, pl_module, finished):
-        for unit, image in zip(finished.units, finished.images):
-            self.images[unit] = image.detach().clone()
-
-
 def callbacks():
     return [RandomAffineBetweenEpochs(shift=1, degrees=3, scale=0.05), GaussianBlur(sigma=0.8, every=2), Resize(factor=1.25),
             L2Decay(rate=0.05), NormCrop(percentile=10), ContributionCrop(percentile=10), Clamp(),
-            ResetOptimizerState(every=2), BestImage(), Gif(every=2), Finished()]
+            ResetOptimizerState(every=2), BestImage(), Gif(every=2), KeepImages()]
 
 
 def run(tmp_path, name, kill_at=None, resume=None):
@@ -89,10 +80,10 @@ def test_resumed_run_equals_uninterrupted_run(reference, tmp_path, kill_at):
     run(tmp_path, "interrupted", kill_at=kill_at)
     resumed = run(tmp_path, "interrupted", resume=str(tmp_path / "ckpt" / f"step={kill_at}.ckpt"))
     ref_finished, res_finished = reference[-1], resumed[-1]
-    assert sorted(res_finished.images) == [0, 1] or kill_at == 6 and sorted(res_finished.images) == [1]
-    for unit, image in res_finished.images.items():
+    assert sorted(res_finished.unit_images) == [0, 1] or kill_at == 6 and sorted(res_finished.unit_images) == [1]
+    for unit, image in res_finished.unit_images.items():
         assert image.shape[-2:] == (25, 25)  # 16 -> 20 -> 25, not after the last epoch
-        assert torch.equal(image, ref_finished.images[unit]), unit
+        assert torch.equal(image, ref_finished.unit_images[unit]), unit
     ref_best, res_best = reference[-3], resumed[-3]
     ref_gif, res_gif = reference[-2], resumed[-2]
     for key in res_best.best:

@@ -1,6 +1,7 @@
 """Integration: the `lit-actmax` command and the YAML configs."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,8 +52,10 @@ def test_fit_from_yaml_writes_images_index_and_resolved_config(tmp_path):
 @pytest.mark.slow
 def test_unknown_config_key_is_refused(tmp_path):
     result = run_cli("fit", "--config", str(tiny_config(tmp_path, colour="red")), cwd=tmp_path)
-    assert result.returncode != 0
-    assert "does not accept option 'model.colour'" in result.stderr
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("lit-actmax: error:")]
+    assert lines == [f"lit-actmax: error: {tmp_path / 'config.yaml'}: unknown key 'model.colour'; see `lit-actmax fit --help`."]
+    assert "usage:" not in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists()
 
 
@@ -91,3 +94,64 @@ def test_every_shipped_config_parses(config, monkeypatch):
         assert "not cached" in str(error)
         cli = ActMaxCLI(args=args + ["--model.weights", "null"], run=False)
     assert cli.model is not None
+
+
+def test_fit_is_quiet_counts_units_and_ends_by_saying_where_the_files_are(tmp_path):
+    """The CLI's defaults: no seed or tip chatter, no warnings, no lightning_logs/, a bar in units, a closing line."""
+    path = tiny_config(tmp_path)
+    config = yaml.safe_load(path.read_text())
+    config["trainer"] = {"accelerator": "cpu", "devices": 1}  # the defaults decide logger, bar and summary
+    path.write_text(yaml.safe_dump(config))
+    result = run_cli("fit", "--config", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    for noise in ("Seed set", "seed set", "Tip", "litlogger", "litmodels", "max_epochs", "Epoch 0", "Warning"):
+        assert noise not in output, (noise, output[-3000:])
+    assert not re.search(r"\.py:\d+: ", result.stderr), result.stderr  # how Lightning prints its warnings
+    assert not (tmp_path / "lightning_logs").exists()
+    run = tmp_path / "runs" / "cli" / "version_0"
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (f"Rendered 3 units into {run}: images/features.2/, grids/features.2.png, index.json "
+                    f"(gallery: lit-actmax gallery {run})"), last
+    bar = [line.strip() for line in re.split(r"[\r\n]", result.stdout) if line.strip()]
+    assert bar[-1].startswith("units 3/3 [group 1/1] step 4/4: 100%|"), bar
+    assert "ETA" in bar[-1]
+
+
+@pytest.mark.parametrize("command", ["validate", "test", "predict"])
+def test_only_subcommands_that_work_are_offered(command, tmp_path, capsys):
+    assert main([command, "--config", str(tiny_config(tmp_path))]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"lit-actmax: error: '{command}' is not a subcommand; use fit, layers, gallery or examples "
+                   "(lit-actmax --help)."]
+    assert main(["--help"]) == 0
+    assert command not in capsys.readouterr().out
+    assert list(ActMaxCLI.subcommands()) == ["fit"]
+    from lit_actmax.errors import ActMaxError
+
+    with pytest.raises((SystemExit, ActMaxError)) as refused:  # the parser itself knows only fit
+        ActMaxCLI(args=[command, "--config", str(tiny_config(tmp_path))])
+    assert refused.value.code == 2 if isinstance(refused.value, SystemExit) else "choose from 'fit'" in str(refused.value)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("trainer, shown", [
+    ({"enable_progress_bar": False}, None),
+    ({"enable_progress_bar": True, "callbacks": [{"class_path": "pytorch_lightning.callbacks.TQDMProgressBar"}]},
+     "Epoch 0"),
+    ({}, "units 3/3 [group 1/1]"),
+])
+def test_the_unit_progress_bar_is_the_default_and_can_be_replaced_or_disabled(trainer, shown, tmp_path, capsys,
+                                                                               monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tiny_config(tmp_path)
+    config = yaml.safe_load(path.read_text())
+    config["trainer"] = {"accelerator": "cpu", "devices": 1, "enable_checkpointing": False, **trainer}
+    path.write_text(yaml.safe_dump(config))
+    assert main(["fit", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    if shown is None:
+        assert out.strip() == "", out
+    else:
+        assert shown in out and ("units" in shown) == ("units" in out), out
+    assert not (tmp_path / "lightning_logs").exists()

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from lit_actmax import Channel, Neuron
+from lit_actmax import Channel, ConfigError, Neuron
 from lit_actmax.cli import main
 from lit_actmax.examples import (
     ImageFolderStream,
@@ -106,7 +106,7 @@ def test_folder_listing_is_recursive_and_sorted(folder, tmp_path):
     files = list_images(folder)
     assert len(files) == 24 and files == sorted(files)
     assert {f.suffix for f in files} == {".jpg", ".png"}
-    with pytest.raises(FileNotFoundError, match="No images"):
+    with pytest.raises(ConfigError, match="No images"):
         list_images(tmp_path)
 
 

@@ -11,7 +11,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from lit_actmax import ActMaxModule, ClassLogit, Compose, Jitter, Pixel
+from lit_actmax import ActMaxModule, ClassLogit, Compose, ConfigError, Jitter, Pixel
 from lit_actmax.callbacks import ActMaxCallback, BestImage, Gif, Transparency
 from lit_actmax.callbacks.activation_curves import ActivationCurves
 from lit_actmax.callbacks.quality_metrics import QualityMetrics
@@ -89,7 +89,7 @@ def test_gallery_from_records_only_and_the_cli(run, tmp_path):
     assert page.count('<div class="card"') == 4
     assert all((copy / link).is_file() for link in referenced_files(page))
     assert main(["gallery", str(tmp_path / "nothing_here")]) == 2
-    with pytest.raises(FileNotFoundError, match="no rendered units"):
+    with pytest.raises(ConfigError, match="no rendered units"):
         build_gallery(tmp_path)
 
 

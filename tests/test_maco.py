@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from lit_actmax import ActMaxModule, Channel
+from lit_actmax import ActMaxModule, Channel, ConfigError
 from lit_actmax.params import Maco, hermitian_phase, rgb_to_decorrelated
 from lit_actmax.seeding import STREAM_INIT, unit_generators
 from lit_actmax.spectrum import (
@@ -168,7 +168,7 @@ def test_spectrum_files_round_trip_and_bad_files_fail_clearly(tmp_path):
     param = Maco(spectrum=str(path))
     param.reset(gens([0]), 20)
     assert param().shape == (1, 3, 20, 20)
-    with pytest.raises(FileNotFoundError, match="estimate_spectrum"):
+    with pytest.raises(ConfigError, match="estimate_spectrum"):
         Maco(spectrum=str(tmp_path / "missing.npz"))
     with pytest.raises(ValueError, match="shape"):
         Spectrum(magnitude=torch.ones(3, 8, 8), color=torch.eye(3))

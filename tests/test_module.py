@@ -163,3 +163,67 @@ def test_step_metrics_are_logged_when_someone_reads_them(tmp_path, make_trainer,
     assert logged_at == expected
     rows = (tmp_path / "logs" / "lightning_logs" / "version_0" / "metrics.csv").read_text().splitlines()
     assert "activation" in rows[0] and len(rows) - 1 >= 2  # the logger steps are written
+
+
+def lightning_info(caplog):
+    """Capture what Lightning's rank-zero logger says (it may not propagate to the root logger)."""
+    import logging
+
+    logger = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    if not logging.getLogger("pytorch_lightning").propagate:  # else caplog's root handler sees the records
+        logger.addHandler(caplog.handler)
+    return logger
+
+
+@pytest.mark.parametrize("save_outputs", [True, False])
+def test_a_run_ends_by_saying_where_its_files_are(tmp_path, make_trainer, caplog, save_outputs):
+    logger = lightning_info(caplog)
+    try:
+        module = tiny(tmp_path, units="0-2", batch_size=2, steps_per_epoch=2, epochs=1, save_outputs=save_outputs)
+        make_trainer().fit(module)
+    finally:
+        logger.removeHandler(caplog.handler)
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Rendered")]
+    if not save_outputs:
+        assert said == []
+        return
+    run = tmp_path / "runs" / "t" / "version_0"
+    assert said == [f"Rendered 3 units into {run}: images/features.2/, grids/features.2.png, index.json "
+                    f"(gallery: lit-actmax gallery {run})"]
+
+
+def test_lightning_tips_are_dropped_and_other_messages_kept(tmp_path, make_trainer, caplog):
+    logger = lightning_info(caplog)
+    try:
+        make_trainer(enable_checkpointing=True, logger=None).fit(tiny(tmp_path, save_outputs=False, epochs=1))
+    finally:
+        logger.removeHandler(caplog.handler)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("GPU available") for m in messages), messages
+    assert not any("Tip" in m or "litmodels" in m or "max_epochs" in m for m in messages), messages
+
+
+@pytest.mark.slow  # lite0 in a fresh interpreter: 5-8 s alone on 2 cores, over 10 s beside other work
+def test_the_readme_python_example_runs_without_a_warning(tmp_path):
+    """The README's first Python block, scaled down (2 channels, 64 px, 2 steps), with every warning an error."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"## Python API\n\n```python\n(.*?)```", readme, re.S).group(1)
+    for old, new in [('units="0-15"', 'units="0-1"'), ("size=128", "size=64"), ("steps_per_epoch=32", "steps_per_epoch=2"),
+                     ("epochs=4", "epochs=1")]:
+        assert old in code, old
+        code = code.replace(old, new)
+    code += "\nassert images.shape == (2, 3, 64, 64)\n"
+    result = subprocess.run([sys.executable, "-W", "error", "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    for noise in ("Warning", "warn", "Tip", "Seed set", "max_epochs"):
+        assert noise not in output, (noise, output[-3000:])
+    run = Path("actmax_runs") / "lite0" / "version_0"
+    assert f"Rendered 2 units into {run}: images/blocks.8/, grids/blocks.8.png, index.json" in result.stderr
+    assert "units 2/2 [group 1/1] step 2/2: 100%" in result.stdout

@@ -10,7 +10,7 @@ import lit_actmax
 
 #: Modules on the Lightning side of the package; every other module is plain torch.
 LIGHTNING_SIDE = {
-    "lit_actmax.module", "lit_actmax.lightning_cli", "lit_actmax.strategy", "lit_actmax.sharding",
+    "lit_actmax.module", "lit_actmax.lightning_cli", "lit_actmax.config_errors", "lit_actmax.strategy", "lit_actmax.sharding",
     "lit_actmax.resume", "lit_actmax.examples", "lit_actmax.metrics", "lit_actmax.testing_lightning",
     "lit_actmax.callbacks", "lit_actmax.__main__",
 }

@@ -6,22 +6,11 @@ import pytest
 import torch
 
 from lit_actmax import ActMaxModule, Channel, ClassLogit, ConfigError, Renderer, TotalVariation, UnitSchedule
-from lit_actmax.callbacks import ActMaxCallback
+from lit_actmax.callbacks import KeepImages
 from lit_actmax.testing import tiny_backbone
 from lit_actmax.unit_schedule import UnitImage
 
 SETTINGS = dict(size=32, seed=3)
-
-
-class CollectFinished(ActMaxCallback):
-    """Keeps every group's final images, keyed by unit."""
-
-    def __init__(self) -> None:
-        self.images: dict[int, torch.Tensor] = {}
-
-    def on_units_finished(self, trainer, pl_module, finished) -> None:
-        for unit, image in zip(finished.units, finished.images):
-            self.images[unit] = image.clone()
 
 
 def plain_loop(units: tuple[int, ...], objective, regularizers, batch_size: int, epochs: int, steps_per_epoch: int):
@@ -52,12 +41,12 @@ def test_plain_loop_equals_the_trainer(make_trainer):
     module = ActMaxModule(backbone="lit_actmax.testing:tiny_backbone", objective=objective, units=list(units),
                           regularizers=[TotalVariation(0.01)], batch_size=2, epochs=2, steps_per_epoch=3,
                           save_outputs=False, **SETTINGS)
-    collected = CollectFinished()
+    collected = KeepImages()
     make_trainer(callbacks=[collected]).fit(module)
     plain = plain_loop(units, Channel(layer), [TotalVariation(0.01)], batch_size=2, epochs=2, steps_per_epoch=3)
-    assert sorted(plain) == sorted(collected.images) == list(units)
+    assert sorted(plain) == sorted(collected.unit_images) == list(units)
     for unit in units:
-        assert torch.equal(plain[unit], collected.images[unit]), unit
+        assert torch.equal(plain[unit], collected.unit_images[unit]), unit
 
 
 def test_loss_rises_the_activation_and_skips_unsaved_images():

@@ -106,11 +106,13 @@ def test_write_json_round_trips_and_keeps_the_key_order(tmp_path):
     assert read_json(tmp_path / "d.json") == data and list(read_json(tmp_path / "d.json")) == ["z", "a", "m"]
 
 
-def test_write_json_writes_nan_and_infinity_as_python_json_does_and_reads_them_back(tmp_path):
-    write_json(tmp_path / "n.json", {"nan": float("nan"), "inf": float("inf"), "ninf": -math.inf})
-    text = (tmp_path / "n.json").read_text()
-    assert '"nan": NaN' in text and '"inf": Infinity' in text and '"ninf": -Infinity' in text  # not strict JSON
-    back = read_json(tmp_path / "n.json")
+def test_write_json_writes_strict_json_only_and_read_json_still_reads_old_files_with_nan(tmp_path):
+    for value in (float("nan"), float("inf"), -math.inf, np.float32("nan"), torch.tensor([1.0, math.nan])):
+        with pytest.raises(ValueError, match=r"at x(\[1\])?; JSON has no NaN or infinity"):
+            write_json(tmp_path / "n.json", {"x": value})
+    assert not list(tmp_path.iterdir())  # nothing written, no temporary file left
+    (tmp_path / "old.json").write_text('{"nan": NaN, "inf": Infinity, "ninf": -Infinity}')  # written before issue 14
+    back = read_json(tmp_path / "old.json")
     assert math.isnan(back["nan"]) and back["inf"] == math.inf and back["ninf"] == -math.inf
 
 

@@ -6,7 +6,8 @@
   ``ResetOptimizerState``; their base ``ImageCallback`` and ``EpochSchedule``.
 - Per-unit records: ``BestImage``, ``Gif``, ``Transparency``.
 - Gradient handling: ``PerUnitGradNorm``, ``RedirectReLU``.
-- Seeing results: ``LoggerImages``, ``ActivationCurves``, ``QualityMetrics``, ``WriteGallery``.
+- Seeing results: ``LoggerImages``, ``ActivationCurves``, ``QualityMetrics``, ``WriteGallery``; progress in units:
+  ``UnitProgressBar``.
 """
 
 from .activation_curves import ActivationCurves
@@ -17,6 +18,7 @@ from .contribution_crop import ContributionCrop
 from .gaussian_blur import BoxBlur, GaussianBlur
 from .gif import Gif
 from .grad_norm import PerUnitGradNorm
+from .keep_images import KeepImages
 from .l2_decay import L2Decay
 from .largest_batch import LargestBatch
 from .logger_images import LoggerImages
@@ -25,13 +27,15 @@ from .quality_metrics import QualityMetrics
 from .random_affine_between_epochs import RandomAffineBetweenEpochs
 from .redirect_relu import RedirectReLU
 from .resize import Resize
+from .run_guard import RunGuard
 from .schedule import Clamp, EpochSchedule, ImageCallback, ResetOptimizerState
 from .transparency import Transparency
+from .unit_progress import UnitProgressBar
 from .write_gallery import WriteGallery
 
 __all__ = [
     "ActMaxCallback", "ActivationCurves", "BestImage", "BilateralFilter", "BoxBlur", "Clamp", "ContributionCrop", "EpochSchedule",
-    "GaussianBlur", "Gif", "ImageCallback", "L2Decay", "LargestBatch", "LoggerImages", "NormCrop", "PerUnitGradNorm",
-    "QualityMetrics", "RandomAffineBetweenEpochs", "RedirectReLU", "ResetOptimizerState", "Resize", "Transparency",
-    "WriteGallery",
+    "GaussianBlur", "Gif", "ImageCallback", "KeepImages", "L2Decay", "LargestBatch", "LoggerImages", "NormCrop", "PerUnitGradNorm",
+    "QualityMetrics", "RandomAffineBetweenEpochs", "RedirectReLU", "ResetOptimizerState", "Resize", "RunGuard", "Transparency",
+    "UnitProgressBar", "WriteGallery",
 ]

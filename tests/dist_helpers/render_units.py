@@ -3,10 +3,13 @@
 Run as a script (Lightning's launcher re-runs it once per extra process)::
 
     python tests/dist_helpers/render_units.py OUT --devices 2 --units 0-7 [--ckpt-every 2 --kill-at 5] [--resume CKPT]
+        [--default-ckpt-dir]
 
 Each rank writes ``OUT/rank<r>.pt``: ``{"images": {unit: (3, H, W) float}, "strategy_model": type name,
 "first_step_params": (N, ...) tensor of its images after the first step, "units": its units, "param_numel": [...]}``.
 ``--kill-at S`` ends every process abruptly (``os._exit``) before global step S, like a preempted job.
+``--default-ckpt-dir`` gives the ``ModelCheckpoint`` no ``dirpath`` (checkpoints then go to the run folder's
+``checkpoints/``) instead of ``OUT/ckpt``.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ckpt-every", type=int, default=0, help="save a checkpoint every N steps")
     parser.add_argument("--kill-at", type=int, default=None)
     parser.add_argument("--resume", default=None)
+    parser.add_argument("--default-ckpt-dir", action="store_true", help="no dirpath: the run folder's checkpoints/")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -87,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
     callbacks: list[pl.Callback] = [record, ShrinkAtEpochEnd()]
     if args.ckpt_every:
         callbacks.append(pl.callbacks.ModelCheckpoint(
-            dirpath=str(out / "ckpt"), every_n_train_steps=args.ckpt_every, save_top_k=-1, save_last=True,
+            dirpath=None if args.default_ckpt_dir else str(out / "ckpt"), every_n_train_steps=args.ckpt_every,
+            save_top_k=-1, save_last=True,
             filename="{step}",
         ))
     trainer = pl.Trainer(

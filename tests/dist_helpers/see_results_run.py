@@ -18,22 +18,12 @@ import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from lit_actmax import ActMaxModule, ClassLogit, Compose, Pixel
-from lit_actmax.callbacks import ActMaxCallback
+from lit_actmax.callbacks import KeepImages
 from lit_actmax.callbacks.activation_curves import ActivationCurves
 from lit_actmax.callbacks.logger_images import LoggerImages
 from lit_actmax.callbacks.quality_metrics import QualityMetrics
 from lit_actmax.cli import quiet_expected_warnings
 from lit_actmax.testing import tiny_backbone
-
-
-class KeepImages(ActMaxCallback):
-    def __init__(self) -> None:
-        self.images: dict[tuple[int, int], torch.Tensor] = {}
-
-    def on_units_finished(self, trainer, pl_module, finished) -> None:
-        for u, v, ok, image in zip(finished.units, finished.variants, finished.valid, finished.images):
-            if ok:
-                self.images[(u, v)] = image.detach().cpu().clone()
 
 
 def main(out: Path) -> None:

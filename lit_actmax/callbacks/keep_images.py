@@ -1,0 +1,37 @@
+"""``KeepImages``: every finished image of the run, in memory, for notebooks and tests."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytorch_lightning as pl
+import torch
+from typing_extensions import override
+
+from .base import ActMaxCallback
+
+if TYPE_CHECKING:
+    from ..module import ActMaxModule
+    from ..rundir import FinishedUnits
+
+__all__ = ["KeepImages"]
+
+
+class KeepImages(ActMaxCallback):
+    """Keep each finished image (3, H, W) in [0, 1] on the CPU, keyed by ``(unit, variant)``; a rank's padding
+    images are skipped. ``module.last_finished`` holds only the last group; this holds the whole run (of this rank).
+    """
+
+    def __init__(self) -> None:
+        self.images: dict[tuple[int, int], torch.Tensor] = {}
+
+    @property
+    def unit_images(self) -> dict[int, torch.Tensor]:
+        """``{unit: image}`` of variant 0 of every unit."""
+        return {unit: image for (unit, variant), image in self.images.items() if variant == 0}
+
+    @override
+    def on_units_finished(self, trainer: pl.Trainer, pl_module: ActMaxModule, finished: FinishedUnits) -> None:
+        for unit, variant, saved, image in zip(finished.units, finished.variants, finished.valid, finished.images):
+            if saved:
+                self.images[(int(unit), int(variant))] = image.detach().cpu().clone()
