@@ -34,6 +34,7 @@ __all__ = [
     "Scheduled",
     "MultiCrop",
     "Noise",
+    "ColorJitter",
     "maco_transforms",
     "lucid_multicrop_transforms",
     "schedule",
@@ -285,6 +286,31 @@ class Noise(Transform):
             for g in per_row_generators(images, generators)
         ])
         return images + noise.to(images.device, images.dtype)
+
+
+class ColorJitter(Transform):
+    """Random colour per image: each channel's contrast about mid-grey scaled by ``exp(s)``, ``s`` uniform in
+    ``[-scale, scale]``, and shifted by ``m``, uniform in ``[-shift, shift]``: ``(x - 0.5) * exp(s) + 0.5 + m``.
+
+    Ghiasi et al. (2022) draw such a colour shift for every augmented copy of a ViT's image at every step, so the
+    image cannot rely on one exact colour. Each row draws from its own generator (per crop after
+    :class:`MultiCrop`). Values are not clamped.
+    """
+
+    def __init__(self, shift: float = 0.1, scale: float = 0.5) -> None:
+        super().__init__()
+        if shift < 0 or scale < 0:
+            raise ConfigError(f"ColorJitter shift and scale must be >= 0, got {shift} and {scale}.")
+        self.shift, self.scale = float(shift), float(scale)
+
+    def forward(self, images: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
+        if self.shift == 0 and self.scale == 0:
+            return images
+        draws = torch.stack([torch.rand(2, images.shape[1], generator=g) for g in per_row_generators(images, generators)])
+        draws = (2 * draws - 1).to(images.device, images.dtype)  # (B, 2, C) uniform in [-1, 1)
+        gain = (self.scale * draws[:, 0]).exp()[..., None, None]
+        offset = (self.shift * draws[:, 1])[..., None, None]
+        return (images - 0.5) * gain + 0.5 + offset
 
 
 def maco_transforms(

@@ -50,14 +50,22 @@ def layers_command(argv: Sequence[str]) -> int:
     weights = None if str(args.weights).lower() == "none" else args.weights
     backbone = load_backbone(args.spec, weights=weights, checkpoint_class=args.checkpoint_class)
     size = args.size or backbone.input_size
-    x = backbone.preprocess(torch.full((1, 3, size, size), 0.5))
+    x = backbone.model_input(torch.full((1, 3, size, size), 0.5))  # one-size models (ViT): resized to theirs
     infos = list_layers(backbone.model, x)
     width = max(len(i.name) for i in infos)
     type_width = max(len(i.type) for i in infos)
-    print(f"# {args.spec}: {len(infos)} layers at {size}x{size} (name, type, output shape per image, calls)")
+    print(f"# {args.spec}: {len(infos)} layers at {size}x{size} (name, type, output shape per image, layout, "
+          "channels, grid: HxW map or special+HxW tokens; '?': state the layout with the objective's layout=; calls)")
     for info in infos:
         shared = f"  used {info.calls}x: hook one call as {info.name}#0" if info.calls > 1 else ""
-        print(f"{info.name:<{width}}  {info.type:<{type_width}}  {str(list(info.shape)):<18}{shared}")
+        layout = info.layout
+        if layout is None:
+            where = f"{'?':<5} {'?':>6}  {'?':<9}"
+        else:
+            special = f"{layout.special}+" if layout.is_tokens else ""
+            grid = "" if layout.kind == "BC" else f"{special}{layout.grid[0]}x{layout.grid[1]}"
+            where = f"{layout.kind:<5} {layout.channels:>6}  {grid:<9}"
+        print(f"{info.name:<{width}}  {info.type:<{type_width}}  {str(list(info.shape)):<18}  {where}{shared}")
     return 0
 
 

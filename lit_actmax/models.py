@@ -8,8 +8,17 @@ Spec strings:
 - ``"torchvision:<name>"``: any classification model of ``torchvision.models`` through torchvision's weights API
   (``weights="DEFAULT"``, any weights enum name such as ``"IMAGENET1K_V1"``, or ``None``).
 - ``"<module>:<callable>"``: a user model; the callable returns an ``nn.Module`` (optionally a ``Backbone``).
+- ``"timm:<name>"``, ``"open_clip:<arch>[:<tag>]"``, ``"transformers:<folder or cached name>"``: models of those
+  libraries, each an optional extra (``pip install 'lit_actmax[timm]'``, ``[clip]``, ``[transformers]``); their
+  own preprocessing; pretrained weights from the local cache only, random ones with ``weights=None``. See
+  :mod:`lit_actmax.library_backbones`.
 - ``"<path>.ckpt"``: a LightningModule checkpoint, with ``checkpoint_class="package.module.ClassName"``.
 - a name registered with :func:`register_backbone`.
+
+Fixed-input models: ``Backbone.fixed_input_size`` is the one input size a model accepts (torchvision's and timm's
+ViTs, timm's Swin and DeiT, open_clip image towers, transformers ViTs; None for models that take any size, such as
+CNNs and torchvision's Swin). The renderer resizes its augmented views to it unless ``input_size`` is given, so
+``size`` stays the size of the image the user wants; :meth:`Backbone.model_input` does the same for one batch.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .errors import BackboneError
@@ -36,6 +46,7 @@ __all__ = [
     "Normalize",
     "ScaleShift",
     "load_backbone",
+    "resize_to",
     "register_backbone",
     "registered_backbones",
     "freeze",
@@ -96,10 +107,38 @@ class Backbone:
     extra: dict = field(default_factory=dict)
     #: The user's own model's state before freezing (None for models lit_actmax built itself).
     user_state: ModelState | None = None
+    fixed_input_size: int | tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         freeze(self.model)
         self.preprocess.eval()
+        self.fixed_input_size = _as_hw(self.fixed_input_size)
+
+    @property
+    def input_hw(self) -> tuple[int, int] | None:
+        """``fixed_input_size`` as ``(h, w)``, or None when the model takes any size."""
+        return _as_hw(self.fixed_input_size)
+
+    def model_input(self, images: torch.Tensor, size: Sequence[int] | None = None) -> torch.Tensor:
+        """Images (B, 3, h, w) in [0, 1] -> the model's input: resized to ``size`` (default: the fixed input size,
+        if any) and preprocessed."""
+        return self.preprocess(resize_to(images, _as_hw(size) if size is not None else self.input_hw))
+
+
+def _as_hw(size: int | Sequence[int] | None) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    if isinstance(size, int):
+        return (size, size)
+    values = tuple(int(v) for v in size)
+    return (values[0], values[0]) if len(values) == 1 else (values[-2], values[-1])
+
+
+def resize_to(images: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
+    """Bilinear, antialiased resize of (B, C, h, w) to ``size``; unchanged when ``size`` is None or already so."""
+    if size is None or tuple(images.shape[-2:]) == tuple(size):
+        return images
+    return F.interpolate(images, size=tuple(size), mode="bilinear", align_corners=False, antialias=True)
 
 
 @dataclass(frozen=True)
@@ -224,7 +263,14 @@ def _torchvision(name: str, weights: str | None = "DEFAULT") -> Backbone:
         min_size=64 if name in ("alexnet",) else 32,
         class_names=categories,
         extra={"weights": None if weights_enum is None else weights_enum.name},
+        fixed_input_size=_fixed_size(model),
     )
+
+
+def _fixed_size(model: nn.Module) -> tuple[int, int] | None:
+    from .library_backbones import detect_fixed_input_size
+
+    return detect_fixed_input_size(model)
 
 
 def _torchvision_pretrained(name: str, weights_enum: object) -> nn.Module:
@@ -317,6 +363,10 @@ def load_backbone(
         built = _REGISTRY[spec]()
     elif spec.startswith("torchvision:"):
         built = _torchvision(spec.split(":", 1)[1], weights=weights)
+    elif spec.split(":", 1)[0] in ("timm", "open_clip", "transformers") and ":" in spec:
+        from .library_backbones import load_library_backbone
+
+        built = load_library_backbone(spec, weights=weights)
     elif spec.endswith(".ckpt"):
         built = _checkpoint(spec, checkpoint_class)
     elif ":" in spec:
@@ -334,7 +384,8 @@ def load_backbone(
         backbone.spec = spec
     elif isinstance(built, nn.Module):
         user_state = ModelState.capture(built) if not spec.endswith(".ckpt") else None
-        backbone = Backbone(model=built, preprocess=Normalize(), spec=spec, user_state=user_state)
+        backbone = Backbone(model=built, preprocess=Normalize(), spec=spec, user_state=user_state,
+                            fixed_input_size=_fixed_size(built))
     else:
         raise BackboneError(f"Backbone spec {spec!r} returned {type(built).__name__}; it must return an nn.Module.")
     for name, values in (("mean", mean), ("std", std)):

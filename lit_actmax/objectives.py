@@ -6,14 +6,20 @@ built with a fixed ``unit``. Objectives compose like the math they stand for::
     Channel("features.8", 3) - 0.05 * TotalVariation()
     ClassLogit() + 0.5 * Diversity("_blocks.10")
 
-Activations may be ``(B, C, H, W)`` (convolutions), ``(B, C)`` (linear layers) or ``(B, N, C)`` (token
-sequences, channels last). Terms marked ``is_regularizer`` (total variation, diversity, ...) are part of the
+Activations come in the layouts of :mod:`lit_actmax.layouts`: ``"BCHW"`` (convolutions), ``"BHWC"`` (channels
+last: ConvNeXt blocks, Swin), ``"BC"`` (linear layers) and ``"BNC"`` tokens (special tokens first, then a patch
+grid). :meth:`Renderer.validate` gives every term the probe's :class:`~lit_actmax.layouts.LayerLayout` per layer
+(:meth:`Objective.use_layouts`); ``layout=`` states it where the probe cannot tell (and wins over it). A term used
+by hand on activations no probe has seen reads them by rank: ``(B, C, H, W)``, ``(B, N, C)`` (no special token),
+``(B, C)``. Terms marked ``is_regularizer`` (total variation, diversity, ...) are part of the
 loss but not of the reported *activation*.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator, Sequence
 
 import torch
@@ -21,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import ConfigError
+from .layouts import LayerLayout, convention_layout
 from .probe import OUTPUT
 
 __all__ = [
@@ -34,7 +41,11 @@ __all__ = [
     "Direction",
     "Diversity",
     "channels_first",
+    "TOKENS",
 ]
+
+#: What ``Channel`` averages on a token layer: the patch tokens, the class token (the first one), or every token.
+TOKENS = ("patch", "class", "all")
 
 
 @dataclass
@@ -51,8 +62,11 @@ class RenderBatch:
     variants: torch.Tensor | None = None
 
 
-def channels_first(acts: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) stays; (B, C) -> (B, C, 1); (B, N, C) token sequences -> (B, C, N)."""
+def channels_first(acts: torch.Tensor, layout: LayerLayout | None = None) -> torch.Tensor:
+    """(B, C, H, W) stays; (B, C) -> (B, C, 1); (B, N, C) token sequences -> (B, C, N); with ``layout`` (the
+    probe's), any layout -> (B, C, positions)."""
+    if layout is not None:
+        return layout.channels_first(acts)
     if acts.dim() == 2:
         return acts.unsqueeze(-1)
     if acts.dim() == 3:
@@ -68,6 +82,46 @@ class Objective(nn.Module):
     layer: str | None = None
     #: A fixed unit (channel/class/row) overriding the batch's unit ids.
     unit: int | None = None
+    _bound_layouts: dict[str, LayerLayout] | None = None
+
+    @property
+    def stated_layout(self) -> str | None:
+        """The layout of ``layer`` as the user stated it (``layout=``: "BHWC", "BNC:1", ...), or None: the probe's.
+        Kept as the attribute ``layout`` only when given, so checkpoint fingerprints of earlier runs stay valid."""
+        return getattr(self, "layout", None)
+
+    def use_layouts(self, layouts: dict[str, LayerLayout]) -> None:
+        """Give every leaf term the probe's layouts ``{layer: LayerLayout}`` (the renderer's ``validate`` does)."""
+        for _, term in self.terms():
+            term._bound_layouts = dict(layouts)
+
+    def stated_layouts(self) -> dict[str, str]:
+        """``{layer: layout}`` the terms state; :class:`ConfigError` if two terms state different ones."""
+        stated: dict[str, str] = {}
+        for _, term in self.terms():
+            said = term.stated_layout
+            if term.layer and said:
+                if stated.setdefault(term.layer, said) != said:
+                    raise ConfigError(f"Layer {term.layer!r} is given two layouts, {stated[term.layer]!r} and "
+                                      f"{said!r}; state one.")
+        return stated
+
+    def layout_of(self, acts: torch.Tensor | tuple[int, ...] | LayerLayout, layer: str | None = None) -> LayerLayout:
+        """The layout of ``layer`` (default: this term's) for activations ``acts`` (B, ...) or a per-image shape: the
+        stated one, else the probe's, else by rank (:func:`~lit_actmax.layouts.convention_layout`)."""
+        layer = layer or self.layer
+        said = self.stated_layout if layer == self.layer else None
+        if isinstance(acts, LayerLayout):
+            if said:
+                return LayerLayout.stated(said, acts.shape, layer, acts.special if acts.is_tokens else None)
+            return acts
+        shape = tuple(acts.shape[1:]) if isinstance(acts, torch.Tensor) else tuple(acts)
+        bound = (self._bound_layouts or {}).get(layer)
+        if said:
+            return LayerLayout.stated(said, shape, layer, bound.special if bound and bound.is_tokens else None)
+        if bound is not None and len(bound.shape) == len(shape):
+            return bound
+        return convention_layout(shape)
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -150,7 +204,7 @@ class Sum(Objective):
     def score(self, batch: RenderBatch) -> torch.Tensor:
         return torch.stack([w * t.score(batch) for w, t in self.terms()]).sum(0)
 
-    def num_units(self, shapes: dict[str, tuple[int, ...]]) -> int | None:
+    def num_units(self, shapes: dict[str, tuple[int, ...] | LayerLayout]) -> int | None:
         bounds = [t.num_units(shapes) for t in self.parts if t.unit is None]
         bounds = [b for b in bounds if b is not None]
         return min(bounds) if bounds else None
@@ -172,14 +226,17 @@ def _take_channel(acts: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
 
 
 class _ChannelObjective(Objective):
-    def __init__(self, layer: str, unit: int | None = None) -> None:
+    def __init__(self, layer: str, unit: int | None = None, layout: str | None = None) -> None:
         super().__init__()
         self.layer = layer
         self.unit = unit
+        if layout is not None:
+            LayerLayout.parse(layout)  # a bad statement fails here, not at the first step
+            self.layout = layout
 
-    def num_units(self, shapes: dict[str, tuple[int, ...]]) -> int | None:
-        shape = shapes[self.layer]
-        return shape[-1] if len(shape) == 2 else shape[0]
+    def num_units(self, shapes: dict[str, tuple[int, ...] | LayerLayout]) -> int | None:
+        """The layer's true channel count; ``shapes``: ``{layer: LayerLayout}`` (the probe's) or per-image shapes."""
+        return self.layout_of(shapes[self.layer]).channels
 
     def describe(self) -> str:
         unit = "" if self.unit is None else f", {self.unit}"
@@ -193,14 +250,16 @@ class ClassLogit(_ChannelObjective):
     Spatial outputs are averaged over positions first.
     """
 
-    def __init__(self, layer: str = OUTPUT, unit: int | None = None, normalize: str = "logit") -> None:
-        super().__init__(layer, unit)
+    def __init__(self, layer: str = OUTPUT, unit: int | None = None, normalize: str = "logit",
+                 layout: str | None = None) -> None:
+        super().__init__(layer, unit, layout)
         if normalize not in ("logit", "log_softmax", "softmax"):
             raise ConfigError(f"normalize must be 'logit', 'log_softmax' or 'softmax', not {normalize!r}.")
         self.normalize = normalize
 
     def score(self, batch: RenderBatch) -> torch.Tensor:
-        logits = channels_first(batch.acts[self.layer]).flatten(2).mean(-1)  # (B, C)
+        acts = batch.acts[self.layer]
+        logits = self.layout_of(acts).channels_first(acts).mean(-1)  # (B, C)
         if self.normalize == "log_softmax":
             logits = logits.log_softmax(-1)
         elif self.normalize == "softmax":
@@ -209,28 +268,66 @@ class ClassLogit(_ChannelObjective):
 
 
 class Channel(_ChannelObjective):
-    """Mean activation of each image's channel over all positions. ``(B, C, H, W) -> (B,)``."""
+    """Mean activation of each image's channel over all positions, in any layout. ``(B, ...) -> (B,)``.
+
+    On a token layer ``tokens`` says which: ``"patch"`` (default: the patch tokens), ``"class"`` (the class token,
+    the first one) or ``"all"`` (every token, special ones included). Other layouts ignore it.
+    """
+
+    def __init__(self, layer: str, unit: int | None = None, tokens: str = "patch", layout: str | None = None) -> None:
+        super().__init__(layer, unit, layout)
+        if tokens not in TOKENS:
+            raise ConfigError(f"tokens must be one of {TOKENS}, not {tokens!r}.")
+        if tokens != "patch":  # an attribute only when not the default: earlier runs' fingerprints stay valid
+            self.tokens = tokens
+
+    @property
+    def token_choice(self) -> str:
+        return getattr(self, "tokens", "patch")
 
     def score(self, batch: RenderBatch) -> torch.Tensor:
-        acts = channels_first(batch.acts[self.layer])
-        return _take_channel(acts, self.units_for(batch)).flatten(1).mean(-1)
+        raw = batch.acts[self.layer]
+        layout = self.layout_of(raw)
+        if layout.is_tokens and self.token_choice == "class":
+            if layout.special < 1:
+                raise ConfigError(f"Layer {self.layer!r} has no class token ({layout.describe()}); "
+                                  "use tokens='patch' or 'all'.")
+            acts = layout.special_tokens(raw)[..., :1]
+        elif layout.is_tokens and self.token_choice == "patch" and layout.special:
+            acts = layout.patches(raw).flatten(2)
+        else:
+            acts = layout.channels_first(raw)
+        return _take_channel(acts, self.units_for(batch)).mean(-1)
+
+    def describe(self) -> str:
+        text = super().describe()
+        return text if self.token_choice == "patch" else f"{text[:-1]}, tokens={self.token_choice})"
 
 
 class Neuron(_ChannelObjective):
-    """One channel at one position: the spatial centre by default, or ``(y, x)``. ``(B, C, H, W) -> (B,)``.
+    """One channel at one position: the spatial centre by default, or ``(y, x)``, in any layout. ``(B, ...) -> (B,)``.
 
-    For ``(B, N, C)`` token activations, ``x`` is the token index (default: the middle token).
+    On a token layer ``(y, x)`` addresses the patch grid (default: its centre); ``x`` alone is a token index
+    counting the special tokens (``x=0``: the class token).
     """
 
-    def __init__(self, layer: str, unit: int | None = None, y: int | None = None, x: int | None = None) -> None:
-        super().__init__(layer, unit)
+    def __init__(self, layer: str, unit: int | None = None, y: int | None = None, x: int | None = None,
+                 layout: str | None = None) -> None:
+        super().__init__(layer, unit, layout)
         self.y, self.x = y, x
 
     def score(self, batch: RenderBatch) -> torch.Tensor:
-        acts = channels_first(batch.acts[self.layer])
-        plane = _take_channel(acts, self.units_for(batch))  # (B, H, W) or (B, N)
-        if plane.dim() == 2:
-            return plane[:, plane.shape[1] // 2 if self.x is None else self.x]
+        raw = batch.acts[self.layer]
+        layout = self.layout_of(raw)
+        units = self.units_for(batch)
+        if layout.kind == "BC":
+            return _take_channel(layout.channels_first(raw), units)[:, 0]
+        if layout.is_tokens and self.y is None and self.x is not None:
+            tokens = _take_channel(layout.channels_first(raw), units)  # (B, N)
+            if not 0 <= self.x < tokens.shape[1]:
+                raise ConfigError(f"Token {self.x} lies outside the {tokens.shape[1]} tokens of layer {self.layer!r}.")
+            return tokens[:, self.x]
+        plane = _take_channel(layout.patches(raw), units)  # (B, H, W): the map or the patch grid
         h, w = plane.shape[1:]
         y = h // 2 if self.y is None else self.y
         x = w // 2 if self.x is None else self.x
@@ -250,22 +347,128 @@ class Layer(Objective):
         return batch.acts[self.layer].flatten(1).pow(2).mean(-1)
 
 
+#: File types :func:`load_directions` reads.
+DIRECTION_FILE_TYPES = (".pt", ".pth", ".npy", ".npz", ".safetensors")
+
+
+def _read_direction_file(path: Path) -> torch.Tensor | dict[str, torch.Tensor]:
+    """The raw contents of a direction file: one tensor, or named tensors (``.npz``, ``.safetensors``, a dict)."""
+    suffix = path.suffix.lower()
+    if suffix in (".pt", ".pth"):
+        return torch.load(path, map_location="cpu", weights_only=True)
+    if suffix in (".npy", ".npz"):
+        import numpy as np
+
+        data = np.load(path, allow_pickle=False)
+        if suffix == ".npy":
+            return torch.from_numpy(np.asarray(data))
+        with data:
+            return {name: torch.from_numpy(np.asarray(data[name])) for name in data.files}
+    try:
+        from safetensors.torch import load_file
+    except ImportError:  # a declared dependency; absent only in an environment installed without it
+        raise ConfigError(f"Reading {str(path)!r} needs the safetensors package: pip install safetensors.") from None
+    return load_file(str(path), device="cpu")
+
+
+def _named_tensors(value: object, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Every tensor in nested mappings, by dotted name (``{"sae": {"W_dec": t}}`` -> ``{"sae.W_dec": t}``)."""
+    if isinstance(value, torch.Tensor):
+        return {prefix: value}
+    if isinstance(value, dict):
+        found: dict[str, torch.Tensor] = {}
+        for name, item in value.items():
+            found.update(_named_tensors(item, f"{prefix}.{name}" if prefix else str(name)))
+        return found
+    return {}
+
+
+def load_directions(path: str | os.PathLike, key: str | None = None) -> torch.Tensor:
+    """Read direction vectors from a file: ``.pt``/``.pth`` (a tensor, or a dict of tensors), ``.npy``, ``.npz`` or
+    ``.safetensors``; float32 on the CPU, as stored (rows are transposed by :class:`Direction`, not here).
+
+    A file of several tensors (a dict, ``.npz``, ``.safetensors``) gives its only 2-D tensor, or the one named
+    ``key`` (nested dicts by dotted name, e.g. ``"state_dict.decoder.weight"``). Every problem (a missing file, an
+    unknown type, an unreadable file, no or several candidates, a rank other than 1 or 2, non-finite values) is one
+    :class:`ConfigError` sentence.
+    """
+    file = Path(path)
+    if file.suffix.lower() not in DIRECTION_FILE_TYPES:
+        raise ConfigError(f"Direction file {str(path)!r} is not one of {', '.join(DIRECTION_FILE_TYPES)}; "
+                          "save the vectors as a tensor in one of them.")
+    if not file.is_file():
+        raise ConfigError(f"Direction file {str(path)!r} does not exist; check the path (relative paths start "
+                          f"at the working directory, {os.getcwd()}).")
+    try:
+        content = _read_direction_file(file)
+    except ConfigError:
+        raise
+    except Exception as error:  # torch, numpy and safetensors each raise their own types for a damaged file
+        raise ConfigError(f"Direction file {str(path)!r} cannot be read as {file.suffix} ({type(error).__name__}: "
+                          f"{str(error).splitlines()[0] if str(error) else 'no details'}).") from None
+    if isinstance(content, torch.Tensor):
+        if key is not None:
+            raise ConfigError(f"Direction file {str(path)!r} holds one unnamed tensor; drop key ({key!r}).")
+        tensor = content
+    else:
+        named = _named_tensors(content)
+        shown = ", ".join(f"{n} {list(t.shape)}" for n, t in list(named.items())[:8]) + (", ..." if len(named) > 8 else "")
+        if key is not None:
+            if key not in named:
+                raise ConfigError(f"Direction file {str(path)!r} has no tensor named {key!r}; it holds: "
+                                  f"{shown or 'no tensors'}.")
+            tensor = named[key]
+        else:
+            matrices = [n for n, t in named.items() if t.dim() == 2]
+            if len(matrices) != 1:
+                what = "no 2-D tensor" if not matrices else f"{len(matrices)} 2-D tensors"
+                raise ConfigError(f"Direction file {str(path)!r} holds {what} ({shown or 'nothing'}); name the one "
+                                  "to use with key (e.g. key: W_dec).")
+            tensor = named[matrices[0]]
+    if tensor.dim() not in (1, 2) or tensor.numel() == 0:
+        where = f" {key!r}" if key is not None else ""
+        raise ConfigError(f"Direction file {str(path)!r}{where} holds a tensor of shape {list(tensor.shape)}; "
+                          "directions must be one vector (C,) or a matrix (U, C) with a row per unit.")
+    if tensor.is_complex() or tensor.dtype == torch.bool:
+        raise ConfigError(f"Direction file {str(path)!r} holds {tensor.dtype} values; directions must be real numbers.")
+    tensor = tensor.detach().to(torch.float32)
+    if not bool(torch.isfinite(tensor).all()):
+        raise ConfigError(f"Direction file {str(path)!r} holds NaN or infinite values; fix or drop those rows.")
+    return tensor
+
+
+__all__ += ["load_directions"]
+
+
 class Direction(Objective):
     """Projection of each position's channel vector onto a direction, averaged over positions.
 
-    ``directions``: one vector (C,) or a matrix (U, C) whose row ``u`` is unit ``u``'s direction. ``metric``:
-    ``"dot"`` (projection on the unit-normalized direction) or ``"cosine"`` (cosine similarity).
+    ``directions``: one vector (C,) or a matrix (U, C) whose row ``u`` is unit ``u``'s direction, given inline or
+    as the path of a file (:func:`load_directions`: ``.pt``, ``.npy``, ``.npz``, ``.safetensors``), so a sparse
+    autoencoder's decoder or a linear probe's weight matrix renders whole (``units: 0-4095``). ``key``: which tensor
+    of a file that holds several (``W_dec``, ``decoder.weight``). ``transpose``: the matrix is stored (C, U), one
+    column per unit (a ``nn.Linear`` decoder's ``weight``). ``metric``: ``"dot"`` (projection on the
+    unit-normalized direction) or ``"cosine"`` (cosine similarity).
     """
 
     def __init__(
-        self, layer: str, directions: Sequence[float] | Sequence[Sequence[float]] | torch.Tensor,
-        metric: str = "dot", unit: int | None = None,
+        self, layer: str, directions: str | Path | Sequence[float] | Sequence[Sequence[float]] | torch.Tensor,
+        metric: str = "dot", unit: int | None = None, key: str | None = None, transpose: bool = False,
     ) -> None:
         super().__init__()
         if metric not in ("dot", "cosine"):
             raise ConfigError(f"metric must be 'dot' or 'cosine', not {metric!r}.")
-        self.layer, self.metric, self.unit = layer, metric, unit
-        vectors = torch.as_tensor(directions, dtype=torch.float32)
+        self.layer, self.metric, self.unit, self.key, self.transpose = layer, metric, unit, key, bool(transpose)
+        if isinstance(directions, (str, os.PathLike)):
+            vectors = load_directions(directions, key)
+        else:
+            if key is not None:
+                raise ConfigError("key names a tensor inside a directions file; give directions as a file path.")
+            vectors = torch.as_tensor(directions, dtype=torch.float32)
+        if vectors.dim() not in (1, 2):
+            raise ConfigError(f"directions must be one vector (C,) or a matrix (U, C), not shape {list(vectors.shape)}.")
+        if self.transpose:
+            vectors = vectors.T if vectors.dim() == 2 else vectors
         if vectors.dim() == 1:
             vectors = vectors.unsqueeze(0)
             self.unit = 0 if unit is None else unit
@@ -275,10 +478,13 @@ class Direction(Objective):
         return self.directions.shape[0]
 
     def score(self, batch: RenderBatch) -> torch.Tensor:
-        acts = channels_first(batch.acts[self.layer]).flatten(2)  # (B, C, P)
+        acts = self.layout_of(batch.acts[self.layer]).channels_first(batch.acts[self.layer])  # (B, C, P)
         if acts.shape[1] != self.directions.shape[1]:
+            hint = (" (the matrix looks stored one column per unit: set transpose=True)"
+                    if self.directions.shape[0] == acts.shape[1] and not self.transpose else "")
             raise ConfigError(
-                f"Direction vectors have {self.directions.shape[1]} channels but layer {self.layer!r} has {acts.shape[1]}."
+                f"Direction vectors have {self.directions.shape[1]} channels but layer {self.layer!r} has "
+                f"{acts.shape[1]}{hint}."
             )
         vec = self.directions.to(acts.dtype)[self.units_for(batch)].unsqueeze(-1)  # (B, C, 1)
         if self.metric == "cosine":
@@ -300,7 +506,7 @@ class Diversity(Objective):
         self.layer = layer
 
     def score(self, batch: RenderBatch) -> torch.Tensor:
-        acts = channels_first(batch.acts[self.layer]).flatten(2)  # (B, C, P)
+        acts = self.layout_of(batch.acts[self.layer]).channels_first(batch.acts[self.layer])  # (B, C, P)
         gram = torch.bmm(acts, acts.transpose(1, 2)).flatten(1) / acts.shape[-1]
         gram = F.normalize(gram, dim=1)
         similarity = gram @ gram.T  # (B, B)
@@ -314,13 +520,22 @@ class Diversity(Objective):
 
 
 # -- selections of midnite's PixelActivation (issue 3): a spatial position, several units at once -------------
-def _grid(shape: tuple[int, ...]) -> tuple[int, int]:
-    """The (rows, columns) of a layer's positions from its per-image shape: (C, H, W) or tokens (N, C) -> (1, N)."""
-    if len(shape) == 3:
-        return shape[1], shape[2]
-    if len(shape) == 2:
-        return 1, shape[0]
+def _grid(layout: LayerLayout) -> tuple[int, int]:
+    """The (rows, columns) of a layer's positions: a map's (H, W); every token of a sequence in one row (1, N)."""
+    if layout.kind in ("BCHW", "BHWC"):
+        return layout.grid
+    if layout.is_tokens:
+        return 1, layout.shape[0]
     return 1, 1
+
+
+def _positions(layout: LayerLayout, acts: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+    """(B, ...) -> (B, C, P) and the (rows, columns) of the P positions (tokens: one row of every token)."""
+    flat = layout.channels_first(acts)
+    if layout.kind in ("BCHW", "BHWC"):
+        rows, cols = layout.grid_of(acts)
+        return flat, rows, cols
+    return flat, 1, flat.shape[-1]
 
 
 class Spatial(Objective):
@@ -346,19 +561,20 @@ class Spatial(Objective):
             raise ConfigError(f"Position (y={self.y}, x={self.x}) lies outside the {rows}x{cols} map of layer {self.layer!r}.")
         return y * cols + int(self.x)
 
-    def num_units(self, shapes: dict[str, tuple[int, ...]]) -> int | None:
-        shape = shapes[self.layer]
-        if len(shape) < 2:
-            raise ConfigError(f"Layer {self.layer!r} has no spatial positions (shape {shape}); select channels instead.")
-        rows, cols = _grid(shape)
+    def num_units(self, shapes: dict[str, tuple[int, ...] | LayerLayout]) -> int | None:
+        layout = self.layout_of(shapes[self.layer])
+        if layout.kind == "BC":
+            raise ConfigError(f"Layer {self.layer!r} has no spatial positions (shape {layout.shape}); "
+                              "select channels instead.")
+        rows, cols = _grid(layout)
         return None if self._fixed(rows, cols) is not None else rows * cols
 
     def score(self, batch: RenderBatch) -> torch.Tensor:
-        acts = channels_first(batch.acts[self.layer])
-        if batch.acts[self.layer].dim() < 3:
+        layout = self.layout_of(batch.acts[self.layer])
+        if layout.kind == "BC":
             raise ConfigError(f"Layer {self.layer!r} has no spatial positions; select channels instead.")
-        plane = acts.mean(1).flatten(1)  # (B, P)
-        rows, cols = (acts.shape[2], acts.shape[3]) if acts.dim() == 4 else (1, acts.shape[2])
+        acts, rows, cols = _positions(layout, batch.acts[self.layer])
+        plane = acts.mean(1)  # (B, P)
         fixed = self._fixed(rows, cols)
         index = torch.full_like(batch.units, fixed) if fixed is not None else batch.units
         return plane.gather(1, index.view(-1, 1)).squeeze(1)
@@ -403,10 +619,10 @@ class UnitSet(Objective):
                 raise ConfigError(f"A {kind} member is {'an index' if kind == 'channel' else f'{width} numbers'}, got {list(bad[0])}.")
             self.sets.append(parsed)
 
-    def num_units(self, shapes: dict[str, tuple[int, ...]]) -> int | None:
-        shape = shapes[self.layer]
-        channels = shape[-1] if len(shape) == 2 else shape[0]
-        rows, cols = _grid(shape)
+    def num_units(self, shapes: dict[str, tuple[int, ...] | LayerLayout]) -> int | None:
+        layout = self.layout_of(shapes[self.layer])
+        channels = layout.channels
+        rows, cols = _grid(layout)
         for group in self.sets:
             for m in group:
                 self._flat(m, channels, rows, cols)
@@ -446,10 +662,9 @@ class UnitSet(Objective):
 
     def score(self, batch: RenderBatch) -> torch.Tensor:
         raw = batch.acts[self.layer]
-        acts = channels_first(raw)
-        rows, cols = (acts.shape[2], acts.shape[3]) if acts.dim() == 4 else (1, acts.shape[2])
-        acts = acts.flatten(2)
-        if self.kind != "channel" and raw.dim() == 2:
+        layout = self.layout_of(raw)
+        acts, rows, cols = _positions(layout, raw)
+        if self.kind != "channel" and layout.kind == "BC":
             raise ConfigError(f"Layer {self.layer!r} has no spatial positions; use kind='channel'.")
         units = self.units_for(batch)
         out = torch.zeros(units.shape[0], dtype=acts.dtype, device=acts.device)

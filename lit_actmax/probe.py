@@ -13,16 +13,26 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .errors import ProbeError
+from .layouts import LayerLayout, detect_layout, model_patch_size
 
-__all__ = ["LayerProbe", "ProbeError", "LayerInfo", "list_layers", "OUTPUT", "parse_layer", "first_tensor", "StopForward"]
+__all__ = ["LayerProbe", "ProbeError", "LayerInfo", "LayerLayout", "list_layers", "OUTPUT", "parse_layer",
+           "first_tensor", "StopForward", "other_size"]
 
 OUTPUT = "output"
+#: What a model may raise when it cannot run at the second dry-run size (fixed-input transformers).
+_SIZE_FAILURES = (RuntimeError, AssertionError, ValueError, IndexError, TypeError)
 
 
-
+def other_size(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``x`` (B, C, H, W) resized to a second size for layout detection: larger by two patches of the model's patch
+    size, or by 32 pixels (a whole number of strides of the usual CNNs)."""
+    patch = model_patch_size(model)
+    dh, dw = (2 * patch[0], 2 * patch[1]) if patch else (32, 32)
+    return F.interpolate(x, size=(x.shape[-2] + dh, x.shape[-1] + dw), mode="bilinear", align_corners=False)
 
 class StopForward(Exception):
     """Raised by a hook once every requested activation has been captured (early exit)."""
@@ -172,6 +182,38 @@ class LayerProbe:
             )
         return store
 
+    def layouts(self, x: torch.Tensor, stated: dict[str, str] | None = None,
+                acts: dict[str, torch.Tensor] | None = None) -> dict[str, LayerLayout]:
+        """Each probed layer's :class:`~lit_actmax.layouts.LayerLayout`, from dry runs at ``x``'s size (``acts``
+        if already computed) and at :func:`other_size` (skipped where the model takes one size only). ``stated``:
+        ``{layer: "BHWC" | "BNC:1" | ...}`` the user's layouts, which win. Raises :class:`ProbeError` asking for
+        the layout of a layer it cannot tell."""
+        stated = dict(stated or {})
+        with torch.no_grad():
+            first = acts if acts is not None else self(x)
+            x2 = other_size(self.model, x)
+            try:
+                second = self(x2)
+            except _SIZE_FAILURES:
+                second = None
+        patch = model_patch_size(self.model)
+        result: dict[str, LayerLayout] = {}
+        for layer in self.layers:
+            shape = tuple(first[layer].shape[1:])
+            shapes = [shape] if second is None else [shape, tuple(second[layer].shape[1:])]
+            sizes = [tuple(x.shape[-2:])] if second is None else [tuple(x.shape[-2:]), tuple(x2.shape[-2:])]
+            if layer in stated:
+                special = None
+                if LayerLayout.parse(stated[layer])[0] == "BNC" and len(shape) == 2:
+                    try:
+                        special = detect_layout(layer, None, shapes, sizes, patch).special
+                    except ProbeError:
+                        special = None
+                result[layer] = LayerLayout.stated(stated[layer], shape, layer, special)
+            else:
+                result[layer] = detect_layout(layer, self._modules.get(layer), shapes, sizes, patch)
+        return result
+
     def check(self, x: torch.Tensor) -> dict[str, int]:
         """Dry-run the full model once and return how often each layer ran; raise if a layer is ambiguous."""
         counts: dict[str, int] = {}
@@ -210,17 +252,18 @@ def unknown_layer_message(model: nn.Module, name: str) -> str:
 
 @dataclass
 class LayerInfo:
-    """A hookable layer: its dotted name, module type, output shape for one image, and calls per forward."""
+    """A hookable layer: its dotted name, module type, output shape for one image, calls per forward, and its
+    layout (None where it cannot be told: ``lit-actmax layers`` shows ``?``; objectives then need ``layout=``)."""
 
     name: str
     type: str
     shape: tuple[int, ...]
     calls: int
+    layout: LayerLayout | None = None
 
 
-def list_layers(model: nn.Module, x: torch.Tensor, include: Iterable[str] | None = None) -> list[LayerInfo]:
-    """Run ``model`` once on ``x`` (1, 3, H, W) and list every submodule that produces a tensor, in call order."""
-    wanted = set(include) if include is not None else None
+def _output_shapes(model: nn.Module, x: torch.Tensor, wanted: set[str] | None) -> dict[str, LayerInfo]:
+    """Run ``model`` once on ``x`` -> {name: LayerInfo} of every submodule that produced a tensor (and 'output')."""
     infos: dict[str, LayerInfo] = {}
     handles = []
     for name, module in model.named_modules():
@@ -244,6 +287,29 @@ def list_layers(model: nn.Module, x: torch.Tensor, include: Iterable[str] | None
     finally:
         for handle in handles:
             handle.remove()
-    result = list(infos.values())
-    result.append(LayerInfo(OUTPUT, type(model).__name__, tuple(first_tensor(output).shape[1:]), 1))
-    return result
+    infos[OUTPUT] = LayerInfo(OUTPUT, type(model).__name__, tuple(first_tensor(output).shape[1:]), 1)
+    return infos
+
+
+def list_layers(model: nn.Module, x: torch.Tensor, include: Iterable[str] | None = None) -> list[LayerInfo]:
+    """Run ``model`` on ``x`` (1, 3, H, W) and list every submodule that produces a tensor, in call order, with its
+    layout (from a second run at :func:`other_size`, where the model takes it)."""
+    wanted = set(include) if include is not None else None
+    infos = _output_shapes(model, x, wanted)
+    x2 = other_size(model, x)
+    try:
+        second = _output_shapes(model, x2, wanted)
+    except _SIZE_FAILURES:
+        second = {}
+    modules = dict(model.named_modules())
+    patch = model_patch_size(model)
+    for name, info in infos.items():
+        runs = [(info.shape, tuple(x.shape[-2:]))]
+        if name in second:
+            runs.append((second[name].shape, tuple(x2.shape[-2:])))
+        try:
+            info.layout = detect_layout(name, modules.get(name) if name != OUTPUT else None,
+                                        [r[0] for r in runs], [r[1] for r in runs], patch)
+        except ProbeError:
+            info.layout = None
+    return list(infos.values())

@@ -174,10 +174,20 @@ class Renderer(nn.Module):
                     f"({str(error).splitlines()[0][:120]}); increase `size` (e.g. to {info.input_size})."
                 ) from None
         shapes = {name: tuple(a.shape[1:]) for name, a in acts.items()}
-        for name, shape in shapes.items():
-            if len(shape) == 3 and min(shape[1:]) < 1:
-                raise ConfigError(f"Layer {name!r} has an empty {shape} map at size {h}x{w}; increase `size`.")
-        bound = self.objective.num_units(shapes)
+        terms = [self.objective, *self.regularizers]
+        stated: dict[str, str] = {}
+        for term in terms:
+            for layer, layout in term.stated_layouts().items():
+                if stated.setdefault(layer, layout) != layout:
+                    raise ConfigError(f"Layer {layer!r} is given two layouts, {stated[layer]!r} and {layout!r}; state one.")
+        layouts = self.probe.layouts(x, stated, acts)  # ProbeError asks for the layout of a layer it cannot tell
+        for name, layout in layouts.items():
+            if layout.kind != "BC" and min(layout.grid) < 1:
+                raise ConfigError(f"Layer {name!r} has an empty {shapes[name]} map at size {h}x{w}; increase `size`.")
+        for term in terms:
+            term.use_layouts(layouts)
+        self.layer_layouts = layouts
+        bound = self.objective.num_units(layouts)
         bad = [u for u in units if bound is not None and u >= bound]
         if bad:
             raise ConfigError(f"Unit {bad[0]} is out of range for {self.objective.describe()}: valid units are 0-{bound - 1}.")
@@ -236,9 +246,11 @@ class Renderer(nn.Module):
             self.backbone_info.user_state.restore(self.backbone)
 
     def to_model_input(self, images: torch.Tensor) -> torch.Tensor:
-        """Augmented images (B, 3, h, w) in [0, 1] -> backbone input (resized to ``input_size``, normalized)."""
-        if self.input_size is not None and tuple(images.shape[-2:]) != self.input_size:
-            images = F.interpolate(images, size=self.input_size, mode="bilinear", align_corners=False, antialias=True)
+        """Augmented images (B, 3, h, w) in [0, 1] -> backbone input: resized to ``input_size``, or when that is None
+        to the backbone's ``fixed_input_size`` (ViTs and other one-size models), then normalized."""
+        size = self.input_size if self.input_size is not None else self.backbone_info.input_hw
+        if size is not None and tuple(images.shape[-2:]) != tuple(size):
+            images = F.interpolate(images, size=tuple(size), mode="bilinear", align_corners=False, antialias=True)
         x = self.preprocess(images)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
