@@ -25,7 +25,7 @@ _EXPORTS: dict[str, str] = {
                     "objectives"),
     **dict.fromkeys(["TotalVariation", "L1", "L2"], "regularizers"),
     **dict.fromkeys(["ImageParam", "Pixel", "Fourier", "Maco"], "params"),
-    **dict.fromkeys(["Compose", "Pad", "Jitter", "RandomScale", "RandomRotate", "RandomAffine", "MultiCrop", "Noise",
+    **dict.fromkeys(["Compose", "Pad", "Jitter", "RandomScale", "RandomRotate", "RandomAffine", "MultiCrop", "Noise", "ColorJitter",
                      "lucid_transforms", "maco_transforms"], "augment"),
     **dict.fromkeys(["ImageDistance"], "accentuate"),
     **dict.fromkeys(["parse_units"], "units"),
@@ -50,6 +50,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .accentuate import ImageDistance
     from .augment import (
+        ColorJitter,
         Compose,
         Jitter,
         MultiCrop,

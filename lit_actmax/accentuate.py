@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import ConfigError
-from .objectives import RenderBatch, channels_first
+from .objectives import RenderBatch
 from .params import as_size
 from .regularizers import Regularizer
 
@@ -90,7 +90,7 @@ class ImageDistance(Regularizer):
             self._seed_acts = self._reduce(acts)
 
     def _reduce(self, acts: torch.Tensor) -> torch.Tensor:
-        acts = channels_first(acts)
+        acts = self.layout_of(acts).channels_first(acts)
         return acts.flatten(2).mean(-1) if self.pooled else acts.flatten(1)
 
     def seed_at(self, size: Sequence[int], device: torch.device) -> torch.Tensor:

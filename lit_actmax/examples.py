@@ -157,12 +157,11 @@ def unit_scores(objective: Objective, acts: dict[str, torch.Tensor], units: torc
 
 def _summary(objective: Objective, acts: dict[str, torch.Tensor]) -> torch.Tensor | None:
     """(B, C) scores of all channels for the common objectives, or None."""
-    from .objectives import channels_first
-
     if type(objective) is Channel and objective.unit is None:
-        return channels_first(acts[objective.layer]).flatten(2).mean(-1)
+        return objective.channel_means(acts)
     if type(objective) is ClassLogit and objective.unit is None and objective.normalize == "logit":
-        return channels_first(acts[objective.layer]).flatten(2).mean(-1)
+        raw = acts[objective.layer]
+        return objective.layout_of(raw).channels_first(raw).flatten(2).mean(-1)
     return None
 
 
@@ -194,9 +193,11 @@ class ExamplesModule(pl.LightningModule):
         self.backbone, self.preprocess = self.loaded.model, self.loaded.preprocess
         self.objective = objective
         self.probe = LayerProbe(self.backbone, list(objective.layers))
+        self.size = int(size or self.loaded.input_size)
+        probe_input = self.loaded.model_input(torch.full((1, 3, self.size, self.size), 0.5))
+        objective.use_layouts(self.probe.layouts(probe_input, objective.stated_layouts()))  # BHWC, tokens: as rendered
         self.register_buffer("units", torch.tensor(list(units), dtype=torch.long), persistent=False)
         self.files = [Path(f) for f in files]
-        self.size = int(size or self.loaded.input_size)
         self.batch_size, self.num_workers = int(batch_size), int(num_workers)
         self.top = TopKExamples(len(units), k, largest=True)
         self.bottom = TopKExamples(len(units), k, largest=False) if least else None
@@ -211,7 +212,7 @@ class ExamplesModule(pl.LightningModule):
     @torch.no_grad()
     def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         images, ids = batch
-        scores = unit_scores(self.objective, self.probe(self.preprocess(images)), self.units)
+        scores = unit_scores(self.objective, self.probe(self.loaded.model_input(images)), self.units)
         self.top.update(scores, ids)
         if self.bottom is not None:
             self.bottom.update(scores, ids)

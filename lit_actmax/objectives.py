@@ -285,19 +285,24 @@ class Channel(_ChannelObjective):
     def token_choice(self) -> str:
         return getattr(self, "tokens", "patch")
 
-    def score(self, batch: RenderBatch) -> torch.Tensor:
-        raw = batch.acts[self.layer]
+    def positions(self, raw: torch.Tensor) -> torch.Tensor:
+        """The layer's activations (B, ...) -> (B, C, P): every channel at the positions (or tokens) averaged."""
         layout = self.layout_of(raw)
         if layout.is_tokens and self.token_choice == "class":
             if layout.special < 1:
                 raise ConfigError(f"Layer {self.layer!r} has no class token ({layout.describe()}); "
                                   "use tokens='patch' or 'all'.")
-            acts = layout.special_tokens(raw)[..., :1]
-        elif layout.is_tokens and self.token_choice == "patch" and layout.special:
-            acts = layout.patches(raw).flatten(2)
-        else:
-            acts = layout.channels_first(raw)
-        return _take_channel(acts, self.units_for(batch)).mean(-1)
+            return layout.special_tokens(raw)[..., :1]
+        if layout.is_tokens and self.token_choice == "patch" and layout.special:
+            return layout.patches(raw).flatten(2)
+        return layout.channels_first(raw).flatten(2)
+
+    def channel_means(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, C): every channel's score at once (what :meth:`score` takes one channel of per image)."""
+        return self.positions(acts[self.layer]).mean(-1)
+
+    def score(self, batch: RenderBatch) -> torch.Tensor:
+        return _take_channel(self.positions(batch.acts[self.layer]), self.units_for(batch)).mean(-1)
 
     def describe(self) -> str:
         text = super().describe()

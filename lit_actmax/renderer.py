@@ -15,8 +15,9 @@ not depend on which other units share its group.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, ContextManager, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -25,8 +26,10 @@ from torch import nn
 from .accentuate import load_image
 from .augment import Transform, lucid_transforms, set_progress
 from .errors import ActMaxError, ConfigError, DivergenceError
+from .layouts import LayerLayout
 from .models import Backbone, freeze
 from .objectives import ClassLogit, Objective, RenderBatch
+from .optim import OptimizerFactory, default_optimizer
 from .params import Fourier, ImageParam, as_size
 from .probe import LayerProbe
 from .seeding import STREAM_AUGMENT, STREAM_INIT, unit_generators
@@ -144,6 +147,7 @@ class Renderer(nn.Module):
         self.probe = LayerProbe(self.backbone, self.layers)
         self.items: tuple[UnitImage, ...] = ()
         self.layer_shapes: dict[str, tuple[int, ...]] = {}
+        self.layer_layouts: dict[str, LayerLayout] = {}  # set by validate()
         self._probe_call: ProbeCall | None = None
 
     # -- set-up -----------------------------------------------------------------------------------------
@@ -380,6 +384,21 @@ class Renderer(nn.Module):
         """(N,) target activation of the group's (N, 3, H, W) images in [0, 1], without transforms."""
         batch = self.render(images, None)
         return mean_per_image(self.objective.activation(batch).float(), images.shape[0])
+
+    def optimize(
+        self, steps: int, optimizer_factory: OptimizerFactory | None = None,
+        step_context: Callable[[int], ContextManager[Any]] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Optimize the current group (:meth:`start`) for ``steps`` steps with a fresh optimizer (default Adam 0.05)
+        and return :meth:`final_images`. ``step_context(step)``: a context each step's forward and backward run in
+        (e.g. ``redirect_relus`` for the first steps). The Trainer's loop is the same, with callbacks between epochs."""
+        optimizer = (optimizer_factory or default_optimizer)(self.param.parameters())
+        for step in range(steps):
+            optimizer.zero_grad()
+            with step_context(step) if step_context is not None else contextlib.nullcontext():
+                self.loss(step).loss.backward()
+            optimizer.step()
+        return self.final_images()
 
     @torch.no_grad()
     def final_images(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -43,12 +43,7 @@ def render_rises(backbone, objective, unit: int, steps: int = 6, **settings) -> 
     try:
         renderer.start([UnitImage(unit, 0, True)])
         start = float(renderer.final_images()[1][0])
-        optimizer = torch.optim.Adam(renderer.param.parameters(), lr=0.05)
-        for step in range(steps):
-            optimizer.zero_grad()
-            renderer.loss(step).loss.backward()
-            optimizer.step()
-        end = float(renderer.final_images()[1][0])
+        end = float(renderer.optimize(steps)[1][0])  # Adam 0.05
     finally:
         renderer.detach()
     return start, end

@@ -133,7 +133,10 @@ class QualityMetrics(ActMaxCallback):
         acts = pl_module.renderer.render(finished.images, None).acts if needs_forward else {}
         extras = [finished.extras[i] for i in keep]
         if "diversity" in self.metrics:
-            features = channels_first(acts[pl_module.renderer.layers[0]][keep]).flatten(2).mean(-1)  # (N, C) channel means
+            layer = pl_module.renderer.layers[0]
+            raw = acts[layer][keep]
+            layout = pl_module.renderer.layer_layouts.get(layer)
+            features = channels_first(raw, layout).flatten(2).mean(-1)  # (N, C) channel means, in the layer's layout
             self.metrics["diversity"].update(units, images, features)
             pairs = unit_pairs(units)
             ssim, feature = pairwise_ssim_distance(images, pairs), pairwise_feature_distance(features, pairs)
