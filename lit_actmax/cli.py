@@ -14,9 +14,9 @@ import sys
 from typing import Callable, Sequence
 
 from .errors import ActMaxError
-from .quiet import EXPECTED_WARNINGS, quiet_lightning
+from .quiet import quiet_lightning
 
-__all__ = ["main", "layers_command", "quiet_expected_warnings", "EXPECTED_WARNINGS"]
+__all__ = ["main", "layers_command"]
 
 USAGE = """usage: lit-actmax {fit,layers,gallery,examples} ...
 
@@ -81,12 +81,6 @@ def examples_command(argv: Sequence[str]) -> int:
     return run(argv)
 
 
-def quiet_expected_warnings() -> None:
-    """Silence what every run would print and nobody can act on: the expected warnings and Lightning's tips
-    (:mod:`lit_actmax.quiet`, the one place that lists them)."""
-    quiet_lightning()
-
-
 def fit_command(argv: Sequence[str] | None) -> int:
     """LightningCLI (``fit`` and its options); ``argv`` None reads ``sys.argv``."""
     from .lightning_cli import ActMaxCLI
@@ -96,7 +90,7 @@ def fit_command(argv: Sequence[str] | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    quiet_expected_warnings()
+    quiet_lightning()  # the expected warnings and Lightning's tips: lit_actmax.quiet, the one place that lists them
     explicit = argv is not None
     args = list(sys.argv[1:] if argv is None else argv)
     commands: dict[str, Callable[[Sequence[str]], int]] = {

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, Iterable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .accentuate import load_image
@@ -252,10 +251,7 @@ class Renderer(nn.Module):
     def to_model_input(self, images: torch.Tensor) -> torch.Tensor:
         """Augmented images (B, 3, h, w) in [0, 1] -> backbone input: resized to ``input_size``, or when that is None
         to the backbone's ``fixed_input_size`` (ViTs and other one-size models), then normalized."""
-        size = self.input_size if self.input_size is not None else self.backbone_info.input_hw
-        if size is not None and tuple(images.shape[-2:]) != tuple(size):
-            images = F.interpolate(images, size=tuple(size), mode="bilinear", align_corners=False, antialias=True)
-        x = self.preprocess(images)
+        x = self.backbone_info.model_input(images, self.input_size)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     # -- a group ----------------------------------------------------------------------------------------
@@ -350,25 +346,25 @@ class Renderer(nn.Module):
     def check_gradients(self, step: int) -> None:
         """After ``backward`` of ``step``: raise :class:`DivergenceError` naming the units whose image gradients are
         not finite (call it before the optimizer step; a loss scaler of 16-bit training skips such steps itself)."""
-        grads = [p.grad for p in self.param.parameters()]
-        if all_finite(grads):
-            return
-        ok = finite_rows(grads, self.param.count, self.device)
-        if not bool(ok.all()):
-            raise self.diverged(~ok, step, f"{{their}} gradient is {_kind(grads, ~ok)} although {{their}} loss is finite",
-                                "lower the optimizer's learning rate or the regularizer weights, or check the objective and "
-                                "regularizers for a point without a gradient (a square root or a norm at 0?)")
+        self.check_rows([p.grad for p in self.param.parameters()], step,
+                        "{their} gradient is {kind} although {their} loss is finite",
+                        "lower the optimizer's learning rate or the regularizer weights, or check the objective and "
+                        "regularizers for a point without a gradient (a square root or a norm at 0?)")
 
     def check_parameters(self, step: int) -> None:
         """After the optimizer step ``step``: raise :class:`DivergenceError` naming the units whose image parameters
         are not finite (before anything can save them)."""
-        params = list(self.param.parameters())
-        if all_finite(params):
+        self.check_rows(list(self.param.parameters()), step, "{their} image parameters became {kind} at the optimizer step",
+                        "lower the optimizer's learning rate")
+
+    def check_rows(self, tensors: list[torch.Tensor], step: int, what: str, advice: str) -> None:
+        """Raise :class:`DivergenceError` for the images whose rows of ``tensors`` (each (N, ...), row ``i`` image
+        ``i``) are not finite; one host sync when all are. ``what`` may use ``{their}`` and ``{kind}`` (nan, inf)."""
+        if all_finite(tensors):
             return
-        ok = finite_rows(params, self.param.count, self.device)
+        ok = finite_rows(tensors, self.param.count, self.device)
         if not bool(ok.all()):
-            raise self.diverged(~ok, step, f"{{their}} image parameters became {_kind(params, ~ok)} at the optimizer step",
-                                "lower the optimizer's learning rate")
+            raise self.diverged(~ok, step, what.replace("{kind}", _kind(tensors, ~ok)), advice)
 
     def diverged(self, bad: torch.Tensor, step: int, what: str, advice: str) -> DivergenceError:
         """The error for the images ``bad`` (N,) bool at ``step``: ``"Units [3, 5] diverged at step 12 of their group:

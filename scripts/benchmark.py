@@ -37,7 +37,7 @@ import torch
 
 from lit_actmax import ActMaxModule, Channel, ClassLogit, Pixel
 from lit_actmax.augment import Compose
-from lit_actmax.cli import quiet_expected_warnings
+from lit_actmax.quiet import quiet_lightning
 
 __all__ = ["Setting", "time_trainer", "time_bare", "main"]
 
@@ -315,7 +315,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    quiet_expected_warnings()
+    quiet_lightning()
     warnings.filterwarnings("ignore", message=".*in eval mode.*")
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)  # no "GPU available" banner per fit
     if args.threads:

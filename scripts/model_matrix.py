@@ -280,9 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "models.md", help="Markdown file to update")
     args = parser.parse_args(argv)
-    from lit_actmax.cli import quiet_expected_warnings
+    from lit_actmax.quiet import quiet_lightning
 
-    quiet_expected_warnings()
+    quiet_lightning()
     t0 = time.perf_counter()
     rows: list[Row] = []
     failures: list[str] = []

@@ -20,8 +20,8 @@ from lit_actmax.callbacks import (
     ResetOptimizerState,
     Resize,
 )
-from lit_actmax.cli import quiet_expected_warnings
 from lit_actmax.params import Pixel
+from lit_actmax.quiet import quiet_lightning
 
 TINY = "lit_actmax.testing:tiny_backbone"
 
@@ -47,7 +47,7 @@ def callbacks():
 
 def run(tmp_path, name, kill_at=None, resume=None):
     """2 units, 1 per group; each group 3 epochs of 2 Adam steps: 12 steps, a checkpoint after every step."""
-    quiet_expected_warnings()
+    quiet_lightning()
     module = ActMaxModule(backbone=TINY, objective=Channel("features.2"), units="0-1", size=16, batch_size=1,
                           steps_per_epoch=2, epochs=3, seed=5, param=Pixel(activation="none", mean=0.5, sd=0.1),
                           transforms=Compose([]), optimizer=lambda p: torch.optim.Adam(p, lr=0.05),

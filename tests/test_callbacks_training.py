@@ -10,8 +10,8 @@ from PIL import Image
 from lit_actmax import ActMaxModule, Channel, ClassLogit
 from lit_actmax.augment import Compose, Jitter
 from lit_actmax.callbacks import BestImage, GaussianBlur, Gif, L2Decay, Resize
-from lit_actmax.cli import quiet_expected_warnings
 from lit_actmax.params import Pixel
+from lit_actmax.quiet import quiet_lightning
 
 TINY = "lit_actmax.testing:tiny_backbone"
 
@@ -29,7 +29,7 @@ class Recorder(pl.Callback):
 
 
 def fit(callbacks, tmp_path=None, **kw):
-    quiet_expected_warnings()
+    quiet_lightning()
     settings = dict(backbone=TINY, objective=Channel("features.2"), units="0-1", size=16, batch_size=2,
                     steps_per_epoch=3, epochs=3, seed=1, param=Pixel(), transforms=Compose([]),
                     optimizer=lambda p: torch.optim.Adam(p, lr=0.1), save_outputs=tmp_path is not None,

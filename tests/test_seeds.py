@@ -12,10 +12,10 @@ from scipy import ndimage
 from lit_actmax import ActMaxModule, ClassLogit
 from lit_actmax.augment import Compose
 from lit_actmax.callbacks import ContributionCrop, GaussianBlur, L2Decay, NormCrop
-from lit_actmax.cli import quiet_expected_warnings
 from lit_actmax.lightning_cli import ActMaxCLI
 from lit_actmax.optim import GradientAscent
 from lit_actmax.params import Pixel
+from lit_actmax.quiet import quiet_lightning
 from lit_actmax.seeding import STREAM_INIT, unit_generators
 from lit_actmax.testing import tiny_convnet
 
@@ -42,7 +42,7 @@ def act_max_util_reference(z, network, unit, steps, alpha):
 def test_act_max_util_step_for_step():
     """Tool 1 on the tiny backbone (preprocessing (x - 0.5) / 0.25): the module with GradientAscent + L2Decay +
     GaussianBlur(every 4) + NormCrop + ContributionCrop ends on the original loop's image."""
-    quiet_expected_warnings()
+    quiet_lightning()
     unit, steps, alpha, seed, size = 3, 9, 3000.0, 4, 24
     module = ActMaxModule(
         backbone="lit_actmax.testing:tiny_backbone", objective=ClassLogit(), units=[unit], size=size, batch_size=1,
@@ -85,7 +85,7 @@ SHORT = {
 @pytest.mark.parametrize("name", sorted(p.name for p in SEEDS.glob("*_lite0.yaml")))
 @pytest.mark.slow
 def test_lite0_twin_runs_offline_and_raises_the_activation(name, tmp_path, monkeypatch):
-    quiet_expected_warnings()
+    quiet_lightning()
     monkeypatch.chdir(ROOT)
     overrides = SHORT.get(name, {"epochs": 3, "steps_per_epoch": 2, "size": 96})
     args = ["--config", str(SEEDS / name), "--model.out_dir", str(tmp_path), "--trainer.enable_progress_bar", "false",
@@ -108,7 +108,7 @@ def test_lite0_twin_runs_offline_and_raises_the_activation(name, tmp_path, monke
 def test_pretrained_configs_are_valid_and_run_with_random_weights(name, tmp_path, monkeypatch):
     """The AlexNet / GoogLeNet originals need cached pretrained weights; here they run a few steps with random
     weights (same callbacks, objective and optimizer), so a typo in them cannot ship."""
-    quiet_expected_warnings()
+    quiet_lightning()
     monkeypatch.chdir(ROOT)
     args = ["--config", str(SEEDS / name), "--model.out_dir", str(tmp_path), "--trainer.enable_progress_bar", "false",
             "--trainer.accelerator", "cpu", "--model.weights", "null", "--model.epochs", "2",

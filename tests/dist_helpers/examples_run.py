@@ -15,8 +15,8 @@ import pytorch_lightning as pl
 import torch
 
 from lit_actmax import Channel
-from lit_actmax.cli import quiet_expected_warnings
 from lit_actmax.examples import find_examples
+from lit_actmax.quiet import quiet_lightning
 
 TINY = "lit_actmax.testing:tiny_backbone"
 
@@ -30,7 +30,7 @@ class CountImages(pl.Callback):
 
 
 def main() -> None:
-    quiet_expected_warnings()
+    quiet_lightning()
     parser = argparse.ArgumentParser()
     parser.add_argument("folder")
     parser.add_argument("out")

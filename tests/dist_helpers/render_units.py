@@ -25,7 +25,7 @@ import torch
 from lit_actmax import ActMaxModule, Channel, Pixel, TotalVariation
 from lit_actmax.augment import Compose, Jitter, RandomScale
 from lit_actmax.callbacks import ActMaxCallback
-from lit_actmax.cli import quiet_expected_warnings
+from lit_actmax.quiet import quiet_lightning
 
 TINY = "lit_actmax.testing:tiny_backbone"
 KILLED = 3
@@ -64,7 +64,7 @@ class ShrinkAtEpochEnd(pl.Callback):
 
 
 def main(argv: list[str] | None = None) -> None:
-    quiet_expected_warnings()
+    quiet_lightning()
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
     parser.add_argument("--devices", type=int, default=2)

@@ -22,12 +22,12 @@ from lit_actmax.callbacks import KeepImages
 from lit_actmax.callbacks.activation_curves import ActivationCurves
 from lit_actmax.callbacks.logger_images import LoggerImages
 from lit_actmax.callbacks.quality_metrics import QualityMetrics
-from lit_actmax.cli import quiet_expected_warnings
+from lit_actmax.quiet import quiet_lightning
 from lit_actmax.testing import tiny_backbone
 
 
 def main(out: Path) -> None:
-    quiet_expected_warnings()
+    quiet_lightning()
     torch.set_num_threads(1)
     module = ActMaxModule(
         backbone="lit_actmax.testing:tiny_backbone", objective=ClassLogit(), units="0-4", size=32, batch_size=4,
