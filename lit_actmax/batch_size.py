@@ -75,7 +75,12 @@ def _tensor_bytes(tensors: Iterator[Any]) -> int:
     return sum(t.numel() * t.element_size() for t in tensors if isinstance(t, torch.Tensor))
 
 
-def step_memory(renderer: Renderer, optimizer_factory: OptimizerFactory, units: Sequence[int], images: int,
+def _keys(units: Sequence[int] | Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Unit ids, or ``(target, unit)`` pairs of a run of units across layers -> ``(target, unit)`` pairs."""
+    return [(int(u[0]), int(u[1])) if isinstance(u, (tuple, list)) else (0, int(u)) for u in units]
+
+
+def step_memory(renderer: Renderer, optimizer_factory: OptimizerFactory, units: Sequence[int] | Sequence[tuple[int, int]], images: int,
                 precision: Any = None) -> StepMemory:
     """Run one real step of ``renderer`` on ``images`` images (of ``units``, cycled) and measure its memory.
 
@@ -87,7 +92,7 @@ def step_memory(renderer: Renderer, optimizer_factory: OptimizerFactory, units: 
     saved = (renderer.items, [p.data for p in param.parameters()], param.size, param.count)
     cuda = device.type == "cuda"
     try:
-        renderer.start([UnitImage(u, 0, True) for u in itertools.islice(itertools.cycle(units), images)])
+        renderer.start([UnitImage(u, 0, True, t) for t, u in itertools.islice(itertools.cycle(_keys(units)), images)])
         params = list(param.parameters())
         optimizer = optimizer_factory(params)
         if cuda:
@@ -128,7 +133,7 @@ def free_memory(device: torch.device) -> int:
 def largest_batch_size(
     renderer: Renderer,
     optimizer_factory: OptimizerFactory,
-    units: Sequence[int],
+    units: Sequence[int] | Sequence[tuple[int, int]],
     variants: int = 1,
     budget_bytes: int | None = None,
     memory_fraction: float = 0.8,

@@ -244,12 +244,13 @@ def _text(value: Any) -> str:
 
 def fingerprint(
     *, hparams: Mapping[str, Any], objective: Any, regularizers: Sequence[Any], param: Any, transforms: Any,
-    optimizer: Any, units: Sequence[int], callbacks: Sequence[Any] = (), world_size: int = 1,
+    optimizer: Any, units: Sequence[int] | Sequence[str], callbacks: Sequence[Any] = (), world_size: int = 1,
     precision: str | None = None,
 ) -> dict[str, Any]:
     """Everything that decides a run's images, as JSON-able values (``RunState.fingerprint``): the backbone and its
     input settings, the objective, regularizers, units, variants, size, parameterization, transforms, optimizer,
-    seed, steps, the Trainer's callbacks that change images, the world size and the precision. The batch size is
+    seed, steps, the Trainer's callbacks that change images, the world size, the precision and the pinned numerics
+    (``lit_actmax.numerics.Numerics``: threads, deterministic algorithms, matmul precision). The batch size is
     not in it (a resume adopts the checkpoint's), nor the run folder (``RunState.run_dir``)."""
     size = hparams.get("size", 128)
     settings: dict[str, Any] = {
@@ -263,7 +264,7 @@ def fingerprint(
         "init_image": hparams.get("init_image"),
         "objective": describe_setting(objective),
         "regularizers": describe_setting(list(regularizers)),
-        "units": [int(u) for u in units],
+        "units": [u if isinstance(u, str) else int(u) for u in units],
         "variants": int(hparams.get("variants", 1)),
         "size": [int(size), int(size)] if isinstance(size, int) else [int(s) for s in size],
         "param": describe_setting(param),
@@ -275,6 +276,7 @@ def fingerprint(
         "callbacks": [describe_setting(c) for c in callbacks],
         "world_size": int(world_size),
         "precision": None if precision is None else str(precision),
+        "numerics": describe_setting(hparams.get("numerics")),
     }
     return settings
 
@@ -294,7 +296,9 @@ def _show(key: str, value: Any) -> str:
     if key == "size" and isinstance(value, list) and len(value) == 2:
         return str(value[0]) if value[0] == value[1] else f"{value[0]}x{value[1]}"
     if key == "units" and isinstance(value, list) and len(value) > 16:
-        return f"{_ranges(value)} ({len(value)} units)"
+        if all(isinstance(u, int) for u in value):
+            return f"{_ranges(value)} ({len(value)} units)"
+        return f"[{', '.join(map(str, value[:3]))}, ..., {value[-1]}] ({len(value)} units)"
     if key in OBJECT_SETTINGS:
         if isinstance(value, list):
             return "[" + ", ".join(_text(v) for v in value) + "]"

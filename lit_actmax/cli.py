@@ -18,15 +18,18 @@ from .quiet import quiet_lightning
 
 __all__ = ["main", "layers_command"]
 
-USAGE = """usage: lit-actmax {fit,layers,gallery,examples} ...
+USAGE = """usage: lit-actmax {fit,atlas,layers,gallery,site,examples} ...
 
 Feature visualization by activation maximization, on PyTorch Lightning.
 
 subcommands:
   fit       render units: lit-actmax fit --config configs/quickstart.yaml (LightningCLI; `fit --help` lists options);
             shows units rendered with an ETA, and ends by naming the run folder (images/, grids/, index.json)
+  atlas     tour a model: units of many layers into one continued folder, dataset examples, site:
+            lit-actmax atlas --config configs/atlas/lite0.yaml [--images DIR] (rerun: renders only what is missing)
   layers    list the hookable layers of a backbone: lit-actmax layers lite0 [--size N]
   gallery   write the HTML gallery of run folders: lit-actmax gallery RUN_DIR [RUN_DIR ...]
+  site      write a run's browsable atlas site (model, layer and unit pages): lit-actmax site RUN_DIR [--out site]
   examples  find dataset examples for a run's units: lit-actmax examples RUN_DIR --images DIR
 
 options:
@@ -75,6 +78,18 @@ def gallery_command(argv: Sequence[str]) -> int:
     return run(argv)
 
 
+def site_command(argv: Sequence[str]) -> int:
+    from .site import site_command as run
+
+    return run(argv)
+
+
+def atlas_command(argv: Sequence[str]) -> int:
+    from .atlas import atlas_command as run
+
+    return run(argv)
+
+
 def examples_command(argv: Sequence[str]) -> int:
     from .examples import examples_command as run
 
@@ -94,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     explicit = argv is not None
     args = list(sys.argv[1:] if argv is None else argv)
     commands: dict[str, Callable[[Sequence[str]], int]] = {
-        "layers": layers_command, "gallery": gallery_command, "examples": examples_command,
+        "layers": layers_command, "gallery": gallery_command, "site": site_command, "examples": examples_command,
+        "atlas": atlas_command,
     }
     try:
         if not args or args[0] in ("-h", "--help"):
@@ -108,8 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args[0] in commands:
             return commands[args[0]](args[1:])
         if args[0] != "fit" and not args[0].startswith("-"):  # e.g. LightningCLI's validate/test/predict
-            print(f"lit-actmax: error: '{args[0]}' is not a subcommand; use fit, layers, gallery or examples "
-                  "(lit-actmax --help).", file=sys.stderr)
+            print(f"lit-actmax: error: '{args[0]}' is not a subcommand; use fit, atlas, layers, gallery, site or "
+                  "examples (lit-actmax --help).", file=sys.stderr)
             return 2
         return fit_command(args if explicit else None)
     except ActMaxError as error:

@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader
 
 from .augment import Transform
 from .callbacks.base import ActMaxCallback
+from .callbacks.pinned_numerics import PinnedNumerics
 from .callbacks.run_checkpoint import RunCheckpoint, image_callbacks
 from .callbacks.run_guard import RunGuard
 from .checkpoint import (
@@ -43,8 +44,9 @@ from .checkpoint import (
     rename_legacy_keys,
     restore_frozen,
 )
-from .errors import ConfigError, ShardError
+from .errors import ConfigError, ShardError, UnitSpecError
 from .models import load_backbone
+from .numerics import PINNED, Numerics
 from .objectives import Objective
 from .optim import OptimizerFactory, check_optimizer, default_optimizer
 from .params import ImageParam
@@ -52,19 +54,23 @@ from .quiet import quiet_lightning
 from .renderer import Renderer
 from .resume import replay_epoch_boundary, skipped_epoch_boundary
 from .rundir import (
+    SETTINGS_FILE,
     FinishedUnits,
     RunSummary,
     RunWriter,
     check_writable,
     jsonable,
     new_run_dir,
+    read_json,
     remove_if_unused,
     safe_name,
+    write_json,
 )
 from .sharding import check_world_size
 from .strategy import check_trainer
+from .targets import OBJECTIVE_KINDS, PerLayer, is_layer_selection, objective_for, resolve_units, select_layers
 from .unit_schedule import StepIndices, UnitSchedule
-from .units import parse_units
+from .units import MAX_UNITS, parse_units
 
 __all__ = ["ActMaxModule"]
 
@@ -78,7 +84,11 @@ class ActMaxModule(pl.LightningModule):
         backbone: model spec: ``"lite0"`` (default, offline), ``"torchvision:<name>"``, ``"<module>:<callable>"``
             or ``"<path>.ckpt"`` (with ``checkpoint_class``).
         objective: what to maximize per image (default: ``ClassLogit("output")``).
-        units: unit ids to render: ``"0-7"``, ``"0-999:10"``, ``"1,5,9"``, an int or a list.
+        units: unit ids to render: ``"0-7"``, ``"0-999:10"``, ``"1,5,9"``, an int or a list; or units across layers,
+            ``{layer or pattern: units}`` (e.g. ``{"_blocks.3": "all", "_blocks.*": "0-7", "output": "0-999:10"}``,
+            see :mod:`lit_actmax.targets`), each layer with the objective of ``objective_kind``.
+        objective_kind: with units across layers, the objective of every layer: ``"auto"`` (``ClassLogit`` for
+            ``output``, ``Channel`` elsewhere), ``"channel"``, ``"neuron"`` (the centre) or ``"class"``.
         regularizers: penalties subtracted from the objective (e.g. ``TotalVariation(0.05)``).
         param: image parameterization (default ``Fourier()``: Lucid's decorrelated Fourier images).
         transforms: per-step augmentation (default: Lucid's standard set); ``Compose([])`` for none.
@@ -94,6 +104,10 @@ class ActMaxModule(pl.LightningModule):
         checkpoint_class: the LightningModule class of a ``.ckpt`` backbone.
         input_size: resize augmented images to this side before the backbone (None: feed as they are).
         out_dir: parent folder of run directories; ``run_name``: subfolder (default: derived from backbone).
+        run_dir: write into this folder instead of a new ``<out_dir>/<run_name>/version_<k>``, continuing it: units
+            with complete records there are not rendered again (a run with more layers or units renders only what
+            is missing; a killed run is continued by running it again). The folder's ``settings.json`` must match
+            this run's settings, else nothing is done.
         save_outputs: write PNGs, records, the index and grids (False for pure in-memory use).
         channels_last: run the backbone in channels-last memory format (faster convolutions on GPUs).
         compile: ``torch.compile`` the backbone's forward up to the target layer (keeps the early exit); a dict
@@ -105,13 +119,16 @@ class ActMaxModule(pl.LightningModule):
             midnite did); None keeps the backbone's own.
         min_size: the smallest image side to accept (default: the backbone's, which is what its *output* needs;
             an early layer may run on less, e.g. AlexNet's ``features.8`` at 50 px, which midnite starts from).
+        numerics: what every process pins for the fit (``lit_actmax.numerics.Numerics``: 1 intra-op thread,
+            deterministic algorithms, no TF32), so any process count gives the same images; None keeps each
+            process's own settings (faster on a CPU with one process, but images then depend on the process count).
     """
 
     def __init__(
         self,
         backbone: str = "lite0",
         objective: Objective | None = None,
-        units: str | int | list[int] = "0-7",
+        units: str | int | list[int] | dict[str, str | int | list[int]] = "0-7",
         regularizers: list[Objective] | None = None,
         param: ImageParam | None = None,
         transforms: Transform | None = None,
@@ -134,13 +151,23 @@ class ActMaxModule(pl.LightningModule):
         mean: list[float] | None = None,
         std: list[float] | None = None,
         min_size: int | None = None,
+        objective_kind: str = "auto",
+        run_dir: str | None = None,
+        numerics: Numerics | None = PINNED,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["objective", "regularizers", "param", "transforms", "optimizer"])
         self.spec = backbone
-        self.schedule = UnitSchedule(parse_units(units), batch_size, variants, epochs, steps_per_epoch)
+        across_layers = is_layer_selection(units)
+        if across_layers and objective is not None:
+            raise ConfigError("With units per layer the objective of each layer comes from objective_kind "
+                              f"({', '.join(OBJECTIVE_KINDS)}); drop objective.")
+        if objective_kind not in OBJECTIVE_KINDS:
+            raise ConfigError(f"objective_kind must be one of {', '.join(OBJECTIVE_KINDS)}, not {objective_kind!r}.")
+        ids = None if across_layers else parse_units(units)
+        self.schedule = UnitSchedule(ids or [0], batch_size, variants, epochs, steps_per_epoch)
         if save_outputs:
-            check_writable(out_dir)
+            check_writable(run_dir if run_dir is not None else out_dir)
         self.optimizer_factory: OptimizerFactory = optimizer or default_optimizer
         check_optimizer(self.optimizer_factory)
         loaded = load_backbone(backbone, weights=weights, checkpoint_class=checkpoint_class, mean=mean, std=std)
@@ -148,13 +175,30 @@ class ActMaxModule(pl.LightningModule):
             loaded.min_size = int(min_size)
         size = size if isinstance(size, int) else tuple(size)
         try:  # every check that needs the model runs here, before a run folder exists
+            chosen = select_layers(units, [n for n, _ in loaded.model.named_modules()]) if across_layers else []
+            if chosen:
+                objective = PerLayer([objective_for(objective_kind, layer) for layer, _ in chosen])
             self.renderer = Renderer(loaded, objective, regularizers or [], param, transforms, size,
                                      self.schedule.steps_per_unit, seed, input_size, channels_last, init_image)
-            self.renderer.validate(self.schedule.units)
+            if chosen:  # "all" needs the layers' unit counts: a first dry run finds them
+                self.renderer.validate([])
+                keys = [(t, u) for t, (layer, selected) in enumerate(chosen)
+                        for u in resolve_units(layer, selected, self.renderer.unit_count(t))]
+                if len(keys) > MAX_UNITS:
+                    raise UnitSpecError(f"The selection per layer names {len(keys):,} units; one run renders at most "
+                                        f"{MAX_UNITS:,}: split it into several runs.")
+                self.schedule = UnitSchedule([u for _, u in keys], batch_size, variants, epochs, steps_per_epoch,
+                                             targets=[t for t, _ in keys])
+            self.renderer.validate(self.schedule.units, self.schedule.targets or None)
         finally:  # a user's own model comes back as it came; fit freezes it again
             if loaded.user_state is not None:
                 loaded.user_state.restore(loaded.model)
         self.out_dir, self.run_name, self.save_outputs = out_dir, run_name, save_outputs
+        self.continued_dir = Path(run_dir) if run_dir is not None else None
+        self.requested = self.schedule.keys  # every unit asked for; the schedule drops those a continued folder has
+        self.nothing_left = False  # a continued folder holds every unit already: the fit only writes the index
+        self.numerics = numerics.check() if numerics is not None else None  # a ConfigError before a run folder exists
+        self.hparams["numerics"] = numerics.describe() if numerics is not None else None  # plain values in checkpoints
         self.compile_options = (compile if isinstance(compile, dict) else {}) if compile else None
         self.writer: RunWriter | None = None
         self.group_index = -1
@@ -199,20 +243,76 @@ class ActMaxModule(pl.LightningModule):
             return
         trainer = self.trainer
         check_trainer(trainer)
-        self.schedule = self.schedule.for_rank(trainer.global_rank, trainer.world_size)
-        trainer.fit_loop.max_epochs = self.schedule.total_epochs
-        if self.save_outputs and self.writer is None:
+        if self.save_outputs and self.writer is None and self.continued_dir is not None:
+            self._continue_run_dir(self.continued_dir.absolute())
+        elif self.save_outputs and self.writer is None:
             name = self.run_name or safe_name(self.spec.replace("torchvision:", "").replace(":", "_"))
             path = new_run_dir(self.out_dir, name) if trainer.is_global_zero else None
             self._make_writer(Path(trainer.strategy.broadcast(str(path) if path else None, src=0)))
+        self.schedule = self.schedule.for_rank(trainer.global_rank, trainer.world_size)
+        trainer.fit_loop.max_epochs = 0 if self.nothing_left else self.schedule.total_epochs
         self.renderer.attach(self.compile_options)
-        self._start_group(0, reset_optimizer=False)
+        if not self.nothing_left:
+            self._start_group(0, reset_optimizer=False)
+
+    def _continue_run_dir(self, run_dir: Path) -> None:
+        """Write into ``run_dir`` and render only the units it lacks. Global rank 0 checks the folder's settings (or
+        records them, ``settings.json``) and lists its finished units; every rank gets the answer, so a refusal stops
+        every process with the same sentence."""
+        trainer = self.trainer
+        self._make_writer(run_dir)
+        answer: tuple[str | None, list[tuple[int, int]]] = (None, [])
+        if trainer.is_global_zero:
+            try:
+                answer = (None, sorted(self._check_folder_settings(run_dir)))
+            except ConfigError as error:
+                answer = (str(error), [])
+        error, done = trainer.strategy.broadcast(answer, src=0)
+        if error:
+            raise ConfigError(error)
+        done_keys = {(int(t), int(u)) for t, u in done}
+        self.nothing_left = all(key in done_keys for key in self.requested)
+        if done_keys and not self.nothing_left:
+            self.schedule = self.schedule.without(done_keys)
+        left = len(self.requested) - len(done_keys & set(self.requested))
+        rank_zero_info(f"Continuing {run_dir}: {len(self.requested) - left} of {len(self.requested)} units "
+                       f"are rendered already, {left} to go.")
+
+    def _check_folder_settings(self, run_dir: Path) -> set[tuple[int, int]]:
+        """Compare this run's settings with ``run_dir/settings.json`` (write it when the folder has none) and return
+        the folder's finished units; :class:`ConfigError` naming each difference when they differ."""
+        assert self.writer is not None
+        now = self._folder_settings()
+        path = run_dir / SETTINGS_FILE
+        if not path.is_file():
+            if any(run_dir.glob("images/*/unit_*.json")):
+                raise ConfigError(f"{run_dir} holds images but no {SETTINGS_FILE}, so their settings are unknown; "
+                                  "continue only folders made with run_dir, or pick a new folder.")
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_json(path, now)
+            return set()
+        differences = fingerprint_differences(read_json(path), now)
+        if differences:
+            raise ConfigError(f"The images in {run_dir} were made with other settings: "
+                              f"{describe_differences(differences)}; use those settings or another run_dir.")
+        return self.writer.done_keys()
+
+    def _folder_settings(self) -> dict[str, Any]:
+        """What must be equal for images of two runs to share a folder: the fingerprint without the units and the
+        world size (neither changes a unit's image); with units across layers the objective is the kind per layer."""
+        settings = {k: v for k, v in self._fingerprint().items() if k not in ("units", "world_size")}
+        if isinstance(self.renderer.objective, PerLayer):
+            settings["objective"] = f"per layer: {self.hparams.get('objective_kind', 'auto')}"
+        return settings
 
     def _make_writer(self, run_dir: Path) -> None:
         renderer = self.renderer
-        names = renderer.backbone_info.class_names if renderer.objective.layers[:1] == ("output",) else None
-        self.writer = RunWriter(run_dir, renderer.layers[0], self.schedule.variants, renderer.objective.describe(),
-                                renderer.seed, self.schedule.steps_per_unit, self.global_rank, names)
+        objective = renderer.objective
+        count = len(objective.targets) if isinstance(objective, PerLayer) else 1
+        targets = [(renderer.target_layer(t), renderer.describe_target(t)) for t in range(count)]
+        self.writer = RunWriter(run_dir, targets[0][0], self.schedule.variants, targets[0][1], renderer.seed,
+                                self.schedule.steps_per_unit, self.global_rank, renderer.backbone_info.class_names,
+                                targets=targets)
 
     def teardown(self, stage: str) -> None:
         self.renderer.detach()
@@ -231,12 +331,21 @@ class ActMaxModule(pl.LightningModule):
         return fingerprint(
             hparams=self.hparams, objective=renderer.objective, regularizers=list(renderer.regularizers),
             param=renderer.param, transforms=renderer.transforms, optimizer=self.optimizer_factory,
-            units=self.schedule.units, callbacks=image_callbacks(trainer.callbacks) if trainer is not None else [],
+            units=self.unit_names(self.schedule), callbacks=image_callbacks(trainer.callbacks) if trainer is not None else [],
             world_size=trainer.world_size if trainer is not None else 1,
             precision=trainer.precision if trainer is not None else None,
         )
 
+    def unit_names(self, schedule: UnitSchedule) -> list[int] | list[str]:
+        """The units of ``schedule`` as settings name them: ids, or ``"<layer>:<id>"`` with units across layers."""
+        if not isinstance(self.renderer.objective, PerLayer):
+            return list(schedule.units)
+        return [f"{self.renderer.target_layer(t)}:{u}" for t, u in schedule.keys]
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.continued_dir is not None:
+            raise ConfigError(f"A run with run_dir continues by running it again without a checkpoint (finished units "
+                              f"in {self.continued_dir} are kept, the others are rendered); drop ckpt_path.")
         saved = RunState.from_checkpoint(checkpoint)
         try:  # a multi-process checkpoint restores only onto as many ranks, each getting its own shard
             check_world_size(checkpoint, self.trainer.world_size if self._trainer is not None else 1)
@@ -295,7 +404,7 @@ class ActMaxModule(pl.LightningModule):
         self._make_writer(path)
 
     def configure_callbacks(self) -> list[pl.Callback]:
-        return [RunCheckpoint(), RunGuard()]
+        return [RunCheckpoint(), RunGuard(), PinnedNumerics(self.numerics)]
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.renderer.param.parameters())
@@ -375,9 +484,12 @@ class ActMaxModule(pl.LightningModule):
         """Hand the finished group to callbacks, then write its PNGs and records."""
         images, activations = self.renderer.final_images()
         items = self.renderer.items
+        steps = self.schedule.steps_per_unit  # every earlier group had all its steps: the rest are this group's
+        steps_done = self.trainer.global_step - self.group_index * steps if self._trainer is not None else steps
         finished = FinishedUnits(
             units=[i.unit for i in items], variants=[i.variant for i in items],
             images=images, activations=activations, valid=[i.saved for i in items],
+            targets=[i.target for i in items], steps_done=min(max(int(steps_done), 0), steps),
         )
         for callback in self._actmax_callbacks():
             callback.on_units_finished(self.trainer, self, finished)
@@ -393,11 +505,17 @@ class ActMaxModule(pl.LightningModule):
         self.trainer.strategy.barrier("actmax_outputs")
         if self.writer is not None and self.trainer.is_global_zero:
             index = json.loads(self.write_index().read_text())
-            run, writer = self.writer.run_dir, self.writer  # the end of the run says where everything is
-            rendered = len({r["unit"] for r in index["units"]})
-            files = [f"{writer.relative(writer.unit_dir)}/", *index["grids"].values(), "index.json"]
+            run = self.writer.run_dir  # the end of the run says where everything is
+            rendered = len({(r["layer"], r["unit"]) for r in index["units"]})
+            folders = sorted({str(Path(r["image"]).parent) + "/" for r in index["units"]})
+            files = [*folders, *index["grids"].values(), "index.json"]
             rank_zero_info(f"Rendered {rendered} unit{'s' * (rendered != 1)} into {run}: {', '.join(files)} "
                            f"(gallery: lit-actmax gallery {run})")
+
+    def on_fit_end(self) -> None:
+        if self.nothing_left and self.writer is not None and self.trainer.is_global_zero:
+            path = self.write_index()  # a continued folder that had every unit: only the index is new
+            rank_zero_info(f"Nothing left to render in {self.writer.run_dir}; wrote {path.name}.")
 
     def write_index(self) -> Path:
         """Write ``index.json`` and the per-layer grids from every rank's records (global rank 0)."""
@@ -412,6 +530,6 @@ class ActMaxModule(pl.LightningModule):
         entries: dict[str, Any] = {}
         for callback in self._actmax_callbacks():
             entries.update(callback.index_entries())
-        wanted = {(u, v) for u in schedule.units for v in range(schedule.variants)}
+        wanted = {(self.renderer.target_layer(t), u, v) for t, u in self.requested for v in range(schedule.variants)}
         return self.writer.write_index(summary, wanted, tile=min(128, renderer.size[0]), entries=entries)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +41,7 @@ __all__ = [
     "Direction",
     "Diversity",
     "channels_first",
+    "merge_stated_layouts",
     "TOKENS",
 ]
 
@@ -53,13 +54,34 @@ class RenderBatch:
     """What an objective sees for one step.
 
     ``acts``: {layer: activation (B, ...)}; ``units``: (B,) long unit ids; ``image``: (B, 3, H, W) in [0, 1],
-    the images before augmentation; ``variants``: (B,) long index of each image among its unit's variants.
+    the images before augmentation; ``variants``: (B,) long index of each image among its unit's variants;
+    ``targets``: (B,) long index of each image's target layer in a run of units across layers
+    (:class:`~lit_actmax.targets.PerLayer`), None in a run of one objective.
     """
 
     acts: dict[str, torch.Tensor]
     units: torch.Tensor
     image: torch.Tensor | None = None
     variants: torch.Tensor | None = None
+    targets: torch.Tensor | None = None
+
+    def select(self, rows: torch.Tensor) -> "RenderBatch":
+        """The batch of the images ``rows`` (R,) long: every per-image tensor indexed along its first dim."""
+        def take(tensor: torch.Tensor | None) -> torch.Tensor | None:
+            return None if tensor is None else tensor[rows.to(tensor.device)]
+
+        return RenderBatch(acts={name: a[rows.to(a.device)] for name, a in self.acts.items()}, units=self.units[rows],
+                           image=take(self.image), variants=take(self.variants), targets=take(self.targets))
+
+
+def merge_stated_layouts(statements: Iterable[dict[str | None, str | None]]) -> dict[str, str]:
+    """``{layer: layout}`` of several terms' statements in one; :class:`ConfigError` if two state different ones."""
+    stated: dict[str, str] = {}
+    for said in statements:
+        for layer, layout in said.items():
+            if layer and layout and stated.setdefault(layer, layout) != layout:
+                raise ConfigError(f"Layer {layer!r} is given two layouts, {stated[layer]!r} and {layout!r}; state one.")
+    return stated
 
 
 def channels_first(acts: torch.Tensor, layout: LayerLayout | None = None) -> torch.Tensor:
@@ -93,18 +115,15 @@ class Objective(nn.Module):
     def use_layouts(self, layouts: dict[str, LayerLayout]) -> None:
         """Give every leaf term the probe's layouts ``{layer: LayerLayout}`` (the renderer's ``validate`` does)."""
         for _, term in self.terms():
-            term._bound_layouts = dict(layouts)
+            if term is self:
+                term._bound_layouts = dict(layouts)
+            else:  # a leaf with parts of its own (PerLayer) passes them on
+                term.use_layouts(layouts)
 
     def stated_layouts(self) -> dict[str, str]:
         """``{layer: layout}`` the terms state; :class:`ConfigError` if two terms state different ones."""
-        stated: dict[str, str] = {}
-        for _, term in self.terms():
-            said = term.stated_layout
-            if term.layer and said:
-                if stated.setdefault(term.layer, said) != said:
-                    raise ConfigError(f"Layer {term.layer!r} is given two layouts, {stated[term.layer]!r} and "
-                                      f"{said!r}; state one.")
-        return stated
+        return merge_stated_layouts({term.layer: term.stated_layout} if term is self else term.stated_layouts()
+                                    for _, term in self.terms())
 
     def layout_of(self, acts: torch.Tensor | tuple[int, ...] | LayerLayout, layer: str | None = None) -> LayerLayout:
         """The layout of ``layer`` (default: this term's) for activations ``acts`` (B, ...) or a per-image shape: the
@@ -127,6 +146,11 @@ class Objective(nn.Module):
     def layers(self) -> tuple[str, ...]:
         """Every layer the objective reads, in order of first mention."""
         return (self.layer,) if self.layer else ()
+
+    def layers_for(self, targets: Sequence[int]) -> tuple[str, ...]:
+        """The layers a batch of images of these ``targets`` (see :class:`~lit_actmax.targets.PerLayer`) needs: the
+        forward pass may stop after the deepest. One objective reads all of :attr:`layers` for every image."""
+        return self.layers
 
     def terms(self) -> Iterator[tuple[float, "Objective"]]:
         """The weighted leaf terms of this objective."""
@@ -200,6 +224,9 @@ class Sum(Objective):
     @property
     def layers(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(name for t in self.parts for name in t.layers))
+
+    def layers_for(self, targets: Sequence[int]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for t in self.parts for name in t.layers_for(targets)))
 
     def score(self, batch: RenderBatch) -> torch.Tensor:
         return torch.stack([w * t.score(batch) for w, t in self.terms()]).sum(0)

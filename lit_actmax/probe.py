@@ -105,6 +105,18 @@ class LayerProbe:
         self._hooks: list[_CaptureHook] = []
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._store: dict[str, torch.Tensor] = {}
+        self.active: list[str] = list(self.layers)
+
+    def use_layers(self, layers: Sequence[str] | None) -> None:
+        """Capture (and stop after the deepest of) only these of the probed layers; None: all of them. A batch of
+        units of a shallow layer then stops early although the probe also serves deeper ones."""
+        if layers is None:
+            self.active = list(self.layers)
+            return
+        unknown = [name for name in layers if name not in self.layers]
+        if unknown:
+            raise ProbeError(f"Layer(s) {unknown} are not probed; probe them when the probe is made.")
+        self.active = [name for name in self.layers if name in set(layers)]
 
     # -- hooks ------------------------------------------------------------------------------------------
     @property
@@ -139,8 +151,8 @@ class LayerProbe:
 
     def _captured(self, layer: str, tensor: torch.Tensor) -> None:
         self._store[layer] = tensor
-        hooked = [name for name in self.layers if name != OUTPUT]
-        if all(name in self._store for name in hooked) and self.stop_early and OUTPUT not in self.layers:
+        hooked = [name for name in self.active if name != OUTPUT]
+        if all(name in self._store for name in hooked) and self.stop_early and OUTPUT not in self.active:
             raise StopForward
         # More of the graph runs after this capture: protect it from inplace ops downstream.
         self._store[layer] = tensor.clone()
@@ -169,13 +181,13 @@ class LayerProbe:
         except StopForward:
             pass
         store, self._store = self._store, {}
-        if OUTPUT in self.layers:
+        if OUTPUT in self.active:
             store[OUTPUT] = first_tensor(output)
         return store
 
     def check_complete(self, store: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """``store`` if it holds every probed layer; else a :class:`ProbeError` naming the layers that never ran."""
-        missing = [name for name in self.layers if name not in store]
+        missing = [name for name in self.active if name not in store]
         if missing:
             raise ProbeError(
                 f"Layer(s) {missing} did not run in the forward pass; pick layers that the model's forward uses."

@@ -27,12 +27,13 @@ from .augment import Transform, lucid_transforms, set_progress
 from .errors import ActMaxError, ConfigError, DivergenceError
 from .layouts import LayerLayout
 from .models import Backbone, freeze
-from .objectives import ClassLogit, Objective, RenderBatch
+from .objectives import ClassLogit, Objective, RenderBatch, merge_stated_layouts
 from .optim import OptimizerFactory, default_optimizer
 from .params import Fourier, ImageParam, as_size
 from .probe import LayerProbe
 from .seeding import STREAM_AUGMENT, STREAM_INIT, unit_generators
 from .speed import compile_probe
+from .targets import PerLayer
 from .unit_schedule import UnitImage
 
 __all__ = ["Renderer", "StepOutput"]
@@ -156,8 +157,9 @@ class Renderer(nn.Module):
             return tensor.device
         return torch.device("cpu")
 
-    def validate(self, units: Sequence[int]) -> dict[str, tuple[int, ...]]:
-        """Dry-run one image through transforms, preprocessing and the probe; check size, layers and ``units``.
+    def validate(self, units: Sequence[int], targets: Sequence[int] | None = None) -> dict[str, tuple[int, ...]]:
+        """Dry-run one image through transforms, preprocessing and the probe; check size, layers and ``units`` (of
+        ``targets``, one per unit, in a run of units across layers; None: all target 0).
 
         Returns ``{layer: activation shape per image}``. Raises :class:`ConfigError` with what to change.
         """
@@ -166,6 +168,7 @@ class Renderer(nn.Module):
         if min(h, w) < info.min_size:
             raise ConfigError(f"Image size {h}x{w} is too small for backbone {info.spec!r}: use size >= {info.min_size}.")
         dummy = torch.full((1, 3, h, w), 0.5, device=self.device)
+        self.probe.use_layers(None)
         with torch.no_grad():
             x = self.to_model_input(self.transforms(dummy, unit_generators(self.seed, [0], [0], STREAM_AUGMENT)))
             try:
@@ -178,11 +181,7 @@ class Renderer(nn.Module):
                 ) from None
         shapes = {name: tuple(a.shape[1:]) for name, a in acts.items()}
         terms = [self.objective, *self.regularizers]
-        stated: dict[str, str] = {}
-        for term in terms:
-            for layer, layout in term.stated_layouts().items():
-                if stated.setdefault(layer, layout) != layout:
-                    raise ConfigError(f"Layer {layer!r} is given two layouts, {stated[layer]!r} and {layout!r}; state one.")
+        stated = merge_stated_layouts(term.stated_layouts() for term in terms)
         layouts = self.probe.layouts(x, stated, acts)  # ProbeError asks for the layout of a layer it cannot tell
         for name, layout in layouts.items():
             if layout.kind != "BC" and min(layout.grid) < 1:
@@ -190,16 +189,41 @@ class Renderer(nn.Module):
         for term in terms:
             term.use_layouts(layouts)
         self.layer_layouts = layouts
-        bound = self.objective.num_units(layouts)
-        bad = [u for u in units if bound is not None and u >= bound]
-        if bad:
-            raise ConfigError(f"Unit {bad[0]} is out of range for {self.objective.describe()}: valid units are 0-{bound - 1}.")
-        self.bind_terms()
-        for unit in dict.fromkeys([units[0], units[-1]] if len(units) else []):
-            self.check_scores(RenderBatch(acts=acts, units=torch.tensor([int(unit)], device=self.device), image=dummy,
-                                          variants=torch.zeros(1, dtype=torch.long, device=self.device)))
         self.layer_shapes = shapes
+        self.bind_terms()
+        targets = list(targets) if targets is not None else [0] * len(units)
+        for target in dict.fromkeys(targets):
+            mine = [u for u, t in zip(units, targets) if t == target]
+            bound = self.unit_count(target)
+            bad = [u for u in mine if bound is not None and u >= bound]
+            if bad:
+                raise ConfigError(f"Unit {bad[0]} is out of range for {self.describe_target(target)}: valid units are "
+                                  f"0-{bound - 1}.")
+            for unit in dict.fromkeys([mine[0], mine[-1]]):
+                self.check_scores(RenderBatch(
+                    acts=acts, units=torch.tensor([int(unit)], device=self.device), image=dummy,
+                    variants=torch.zeros(1, dtype=torch.long, device=self.device),
+                    targets=torch.tensor([int(target)], device=self.device)))
         return shapes
+
+    def unit_count(self, target: int = 0) -> int | None:
+        """How many units ``target`` (0 in a run of one objective) addresses (valid ids ``0 .. n-1``; None:
+        unbounded). Needs :meth:`validate`'s layouts."""
+        if isinstance(self.objective, PerLayer):
+            return self.objective.num_units_of(target, self.layer_layouts)
+        return self.objective.num_units(self.layer_layouts)
+
+    def describe_target(self, target: int = 0) -> str:
+        """The objective of ``target`` as text, e.g. ``Channel(_blocks.3)`` (the objective in a one-objective run)."""
+        if isinstance(self.objective, PerLayer):
+            return self.objective.describe_target(target)
+        return self.objective.describe()
+
+    def target_layer(self, target: int = 0) -> str:
+        """The layer of ``target``: where its images are filed (the objective's first layer in a one-objective run)."""
+        if isinstance(self.objective, PerLayer):
+            return self.objective.target_layer(target)
+        return self.layers[0]
 
     def bind_terms(self) -> None:
         """Give terms that need the renderer (e.g. ``ImageDistance``: its seed image and activations) the renderer."""
@@ -219,7 +243,8 @@ class Renderer(nn.Module):
         except (IndexError, KeyError, ValueError, RuntimeError) as error:
             first = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
             raise ConfigError(
-                f"{self.objective.describe()} cannot score unit {int(batch.units[0])} of layer(s) {self.layers} "
+                f"{self.describe_target(int(batch.targets[0]) if batch.targets is not None else 0)} cannot score unit "
+                f"{int(batch.units[0])} of layer(s) {self.layers} "
                 f"({type(error).__name__}: {first}); check the objective's layer, positions and units."
             ) from None
 
@@ -258,6 +283,8 @@ class Renderer(nn.Module):
     def start(self, items: Sequence[UnitImage], size: Sequence[int] | None = None) -> None:
         """Make the group's images: one per item, from its unit's seed (or from ``init_image``), at ``size``."""
         self.items = tuple(UnitImage(*item) for item in items)
+        self.probe.use_layers([*self.objective.layers_for(self.target_ids),
+                               *(name for r in self.regularizers for name in r.layers_for(self.target_ids))])
         size = as_size(size) if size is not None else self.size
         self.param.reset(unit_generators(self.seed, self.unit_ids, self.variant_ids, STREAM_INIT), size)
         if self.init_image is not None:
@@ -273,6 +300,10 @@ class Renderer(nn.Module):
         return [item.variant for item in self.items]
 
     @property
+    def target_ids(self) -> list[int]:
+        return [item.target for item in self.items]
+
+    @property
     def saved_mask(self) -> torch.Tensor:
         """(N,) bool: which images of the group are saved (False for a rank's padding images)."""
         return torch.tensor([item.saved for item in self.items], device=self.device)
@@ -284,6 +315,7 @@ class Renderer(nn.Module):
             freeze(self.backbone)
         units = torch.tensor(self.unit_ids, device=images.device, dtype=torch.long)
         variants = torch.tensor(self.variant_ids, device=images.device, dtype=torch.long)
+        targets = torch.tensor(self.target_ids, device=images.device, dtype=torch.long)
         x = images
         if step is not None:
             generators = unit_generators(self.seed, self.unit_ids, self.variant_ids, STREAM_AUGMENT, step)
@@ -293,8 +325,8 @@ class Renderer(nn.Module):
         views = x.shape[0] // max(1, images.shape[0])
         if views > 1:  # several views per image (MultiCrop): rows b*views ... belong to image b
             units, variants = units.repeat_interleave(views), variants.repeat_interleave(views)
-            images = images.repeat_interleave(views, dim=0)
-        return RenderBatch(acts=acts, units=units, image=images, variants=variants)
+            targets, images = targets.repeat_interleave(views), images.repeat_interleave(views, dim=0)
+        return RenderBatch(acts=acts, units=units, image=images, variants=variants, targets=targets)
 
     def score(self, batch: RenderBatch) -> torch.Tensor:
         """(B,) objective minus regularizers."""
@@ -366,11 +398,15 @@ class Renderer(nn.Module):
         if not bool(ok.all()):
             raise self.diverged(~ok, step, what.replace("{kind}", _kind(tensors, ~ok)), advice)
 
+    def unit_name(self, item: UnitImage) -> int | str:
+        """How messages name a unit: its id, or ``"<layer>:<id>"`` in a run of units across layers."""
+        return f"{self.target_layer(item.target)}:{item.unit}" if isinstance(self.objective, PerLayer) else item.unit
+
     def diverged(self, bad: torch.Tensor, step: int, what: str, advice: str) -> DivergenceError:
         """The error for the images ``bad`` (N,) bool at ``step``: ``"Units [3, 5] diverged at step 12 of their group:
         <what>; <advice>."`` (``{their}`` in ``what`` becomes "its" or "their")."""
         rows = bad.nonzero().flatten().tolist()
-        units = sorted({self.items[i].unit if i < len(self.items) else i for i in rows})
+        units = sorted({self.unit_name(self.items[i]) if i < len(self.items) else i for i in rows})
         listed = ", ".join(map(str, units[:12])) + (f", ... ({len(units)} units)" if len(units) > 12 else "")
         who, their = (f"Unit {units[0]}", "its") if len(units) == 1 else (f"Units [{listed}]", "their")
         return DivergenceError(f"{who} diverged at step {step} of {their} group: {what.format(their=their)}; {advice}.")

@@ -33,11 +33,13 @@ import torch
 from PIL import Image
 
 from .errors import ConfigError, DivergenceError
+from .probe import OUTPUT
 from .report import contact_sheet
 from .seeding import STREAM_INIT, unit_seed
 
 __all__ = [
     "INDEX_FORMAT",
+    "SETTINGS_FILE",
     "jsonable",
     "FinishedUnits",
     "UnitRecord",
@@ -91,7 +93,7 @@ def check_writable(out_dir: str | os.PathLike) -> None:
         raise ConfigError(f"out_dir {str(out_dir)!r} cannot be written: {str(existing)!r} is not writable; pick another out_dir.")
 
 
-def remove_if_unused(run_dir: str | os.PathLike, kept: Sequence[str] = ("config.yaml",)) -> bool:
+def remove_if_unused(run_dir: str | os.PathLike, kept: Sequence[str] = ("config.yaml", "settings.json")) -> bool:
     """Remove ``run_dir`` (and its ``images``/``grids`` folders) if it holds no file but ``kept`` ones: a run that
     failed before finishing a unit leaves nothing behind. Returns whether it was removed."""
     run_dir = Path(run_dir)
@@ -218,6 +220,9 @@ def iter_records(run_dir: str | os.PathLike) -> Iterable[dict]:
     return sorted(records, key=lambda r: (str(r.get("layer")), int(r.get("unit", 0)), int(r.get("variant", 0))))
 
 
+#: A continued run folder's settings (``ActMaxModule(run_dir=...)``): what every image in it was made with.
+SETTINGS_FILE = "settings.json"
+
 #: The format of ``index.json``; a reader checks it before trusting the fields below.
 INDEX_FORMAT = "lit_actmax.index/1"
 
@@ -227,7 +232,9 @@ class FinishedUnits:
     """A group's final images, handed to callbacks' ``on_units_finished`` before they are written.
 
     ``images``: (N, 3, H, W) in [0, 1]; ``activations``: (N,) target activation of the images without transforms;
-    ``valid``: (N,) False for padding images that are not saved. Callbacks may replace ``images`` and
+    ``valid``: (N,) False for padding images that are not saved; ``targets``: each image's target (its layer's
+    index in a run of units across layers; empty: all 0); ``steps_done``: the optimizer steps the images had (fewer
+    than the run's steps when a group was cut short; None: all of them). Callbacks may replace ``images`` and
     ``activations`` (e.g. with the best seen), add per-image fields to ``extras[i]`` (saved into each record) and
     files to ``files[i]`` (name -> path relative to the run directory).
     """
@@ -239,12 +246,21 @@ class FinishedUnits:
     valid: list[bool]
     extras: list[dict[str, Any]] = field(default_factory=list)
     files: list[dict[str, str]] = field(default_factory=list)
+    targets: list[int] = field(default_factory=list)
+    steps_done: int | None = None
 
     def __post_init__(self) -> None:
         if not self.extras:
             self.extras = [{} for _ in self.units]
         if not self.files:
             self.files = [{} for _ in self.units]
+        if not self.targets:
+            self.targets = [0 for _ in self.units]
+
+    def key(self, i: int) -> tuple[int, int, int]:
+        """Image ``i``'s ``(unit, variant, target)``: what callbacks key per-unit state by (unit ids repeat across
+        the layers of a run of units across layers)."""
+        return int(self.units[i]), int(self.variants[i]), int(self.targets[i])
 
 
 @dataclass
@@ -269,6 +285,11 @@ class UnitRecord:
     files: dict[str, str] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     label: str | None = None
+    steps_done: int | None = None
+
+    def is_complete(self) -> bool:
+        """Whether the image had all its steps (a group cut short by ``max_steps`` or ``max_time`` has fewer)."""
+        return self.steps_done is None or self.steps_done >= self.steps
 
     def to_json(self) -> dict[str, Any]:
         record = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("extras", "label")}
@@ -302,44 +323,73 @@ class RunWriter:
         layer: the objective's main layer; images go to ``images/<safe_name(layer)>/``.
         variants: images per unit (decides the file stems, see :func:`image_stem`).
         objective: the objective's description, stored in every record.
+        targets: in a run of units across layers, ``(layer, objective description)`` of each target (target ``t``'s
+            images go to ``images/<safe_name(layer)>/``); None: one target, ``(layer, objective)``.
         base_seed: the run's seed; each record also gets its unit's own initialization seed.
         steps: optimizer steps per image.
         rank: the process writing (stored in records).
-        class_names: names of the units when they are classes (a record gets ``label``), else None.
+        class_names: the class names of the ``"output"`` layer: records of that layer get ``label``; None: none.
     """
 
     def __init__(self, run_dir: str | os.PathLike, layer: str, variants: int = 1, objective: str = "",
-                 base_seed: int = 0, steps: int = 0, rank: int = 0, class_names: Sequence[str] | None = None) -> None:
+                 base_seed: int = 0, steps: int = 0, rank: int = 0, class_names: Sequence[str] | None = None,
+                 targets: Sequence[tuple[str, str]] | None = None) -> None:
         self.run_dir = Path(run_dir)
-        self.layer, self.variants, self.objective = layer, int(variants), objective
+        self.targets = [(str(a), str(b)) for a, b in targets] if targets else [(layer, objective)]
+        self.layer, self.objective = self.targets[0]
+        self.variants = int(variants)
         self.base_seed, self.steps, self.rank = int(base_seed), int(steps), int(rank)
         self.class_names = list(class_names) if class_names is not None else None
 
     @property
     def unit_dir(self) -> Path:
-        """The folder of the per-unit files."""
-        return self.run_dir / "images" / safe_name(self.layer)
+        """The folder of the per-unit files (of target 0; :meth:`unit_dir_of` for others)."""
+        return self.unit_dir_of(0)
 
-    def unit_path(self, unit: int, variant: int, suffix: str = ".png") -> Path:
+    def unit_dir_of(self, target: int) -> Path:
+        """``images/<layer of target>/``."""
+        return self.run_dir / "images" / safe_name(self.targets[target][0])
+
+    def unit_path(self, unit: int, variant: int, suffix: str = ".png", target: int = 0) -> Path:
         """``images/<layer>/unit_00130<suffix>`` (``_v<k>`` per variant when there are several)."""
-        return self.unit_dir / f"{image_stem(unit, variant, self.variants)}{suffix}"
+        return self.unit_dir_of(target) / f"{image_stem(unit, variant, self.variants)}{suffix}"
+
+    def path_of(self, finished: FinishedUnits, i: int, suffix: str = ".png") -> Path:
+        """:meth:`unit_path` of image ``i`` of ``finished``."""
+        unit, variant, target = finished.key(i)
+        return self.unit_path(unit, variant, suffix, target)
 
     def relative(self, path: str | os.PathLike) -> str:
         """``path`` relative to the run directory, as stored in records."""
         return str(Path(path).relative_to(self.run_dir))
 
+    def done_keys(self) -> set[tuple[int, int]]:
+        """``(target, unit)`` of every unit of this writer's targets whose every variant has a record of a complete
+        image in the run folder (what a continued run need not render again)."""
+        layers = {layer: t for t, (layer, _) in enumerate(self.targets)}
+        complete: dict[tuple[int, int], set[int]] = {}
+        for record in iter_records(self.run_dir):
+            target = layers.get(record.get("layer"))
+            steps_done, steps = record.get("steps_done"), record.get("steps", 0)
+            if target is None or (steps_done is not None and steps_done < steps):
+                continue
+            complete.setdefault((target, int(record["unit"])), set()).add(int(record.get("variant", 0)))
+        return {key for key, variants in complete.items() if len(variants) >= self.variants}
+
     def record(self, finished: FinishedUnits, i: int) -> UnitRecord:
         """The record of image ``i`` of ``finished``."""
-        unit, variant = finished.units[i], finished.variants[i]
-        names = self.class_names
+        unit, variant, target = finished.key(i)
+        layer, objective = self.targets[target]
+        names = self.class_names if layer == OUTPUT else None
         return UnitRecord(
-            unit=unit, variant=variant, layer=self.layer, objective=self.objective,
+            unit=unit, variant=variant, layer=layer, objective=objective,
             activation=float(finished.activations[i]),
             seed=unit_seed(self.base_seed, unit, variant, STREAM_INIT), base_seed=self.base_seed,
-            image=self.relative(self.unit_path(unit, variant)), size=list(finished.images.shape[-2:]),
+            image=self.relative(self.path_of(finished, i)), size=list(finished.images.shape[-2:]),
             rank=self.rank, steps=self.steps, files=finished.files[i],
             extras=strict_json(finished.extras[i]),  # callbacks' numbers: e.g. a -inf "none yet" is stored as null
             label=names[unit] if names is not None and unit < len(names) else None,
+            steps_done=self.steps if finished.steps_done is None else int(finished.steps_done),
         )
 
     def write_units(self, finished: FinishedUnits) -> list[UnitRecord]:
@@ -351,7 +401,7 @@ class RunWriter:
                 continue
             record = self.record(finished, i)
             save_png(self.run_dir / record.image, finished.images[i])
-            write_json(self.unit_path(record.unit, record.variant, ".json"), record.to_json())
+            write_json(self.path_of(finished, i, ".json"), record.to_json())
             records.append(record)
         return records
 
@@ -361,18 +411,21 @@ class RunWriter:
         valid = torch.tensor(finished.valid, dtype=torch.bool)
         images = torch.isfinite(finished.images.detach().float().cpu()).flatten(1).all(1)
         activations = torch.isfinite(torch.as_tensor(finished.activations).detach().float().cpu().flatten())
-        bad = sorted({finished.units[i] for i in (valid & ~(images & activations)).nonzero().flatten().tolist()})
+        rows = (valid & ~(images & activations)).nonzero().flatten().tolist()
+        named = len(self.targets) > 1  # units across layers: name them "<layer>:<id>"
+        bad = sorted({f"{self.targets[finished.targets[i]][0]}:{finished.units[i]}" if named else finished.units[i]
+                      for i in rows})
         if bad:
             raise DivergenceError(
                 f"{'Units ' + str(bad) if len(bad) > 1 else f'Unit {bad[0]}'} finished with a non-finite image or "
                 f"activation, so nothing of this group is written; lower the optimizer's learning rate or the "
                 f"regularizer weights (or check the callbacks that change the final images).")
 
-    def write_index(self, summary: RunSummary, wanted: set[tuple[int, int]], tile: int = 128,
+    def write_index(self, summary: RunSummary, wanted: set[tuple[str, int, int]], tile: int = 128,
                     entries: dict[str, Any] | None = None) -> Path:
-        """Write ``index.json`` from the per-unit records of every rank (only those in ``wanted`` (unit, variant)
-        pairs) and one grid PNG per layer; ``entries`` are extra top-level fields (e.g. run metrics)."""
-        records = [r for r in iter_records(self.run_dir) if (r["unit"], r["variant"]) in wanted]
+        """Write ``index.json`` from the per-unit records of every rank (only those in ``wanted``, ``(layer, unit,
+        variant)`` triples) and one grid PNG per layer; ``entries`` are extra top-level fields (e.g. run metrics)."""
+        records = [r for r in iter_records(self.run_dir) if (r["layer"], r["unit"], r["variant"]) in wanted]
         grids = {}
         for layer in sorted({r["layer"] for r in records}):
             rows = [r for r in records if r["layer"] == layer]

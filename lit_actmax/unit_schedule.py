@@ -1,10 +1,12 @@
 """Which images a process optimizes, and when: units -> this rank's shard -> groups -> epochs -> step in group.
 
-A run renders ``units`` (ids), each as ``variants`` images. The units are dealt to ranks round-robin
-(``units[rank::world_size]``), then a rank's units are cut into *groups* of at most ``batch_size`` images (a unit's
-variants always share a group). Each group is optimized for ``epochs`` epochs of ``steps_per_epoch`` optimizer
-steps; an epoch is the unit of the between-epoch callbacks. Every rank has the same number of groups, so ranks stay
-in step: a rank with fewer units repeats its last unit in a group whose images are not saved.
+A run renders ``units`` (ids), each as ``variants`` images; in a run of units across layers each unit also has a
+*target* (the index of its layer's objective, :class:`~lit_actmax.targets.PerLayer`), and a unit is the pair
+(target, id). The units are dealt to ranks round-robin (``units[rank::world_size]``), then a rank's units are cut
+into *groups* of at most ``batch_size`` images (a unit's variants always share a group). Each group is optimized for
+``epochs`` epochs of ``steps_per_epoch`` optimizer steps; an epoch is the unit of the between-epoch callbacks. Every
+rank has the same number of groups, so ranks stay in step: a rank with fewer units repeats its last unit in a group
+whose images are not saved.
 
 Lightning counts epochs over the whole run (``current_epoch``); :class:`UnitSchedule` turns that count (and the batch
 index inside an epoch) into the group, the epoch in the group and the step in the group. It is a plain value:
@@ -29,12 +31,13 @@ __all__ = ["StepIndices", "UnitImage", "UnitSchedule"]
 
 
 class UnitImage(NamedTuple):
-    """One image of a group: its unit id, its variant index, and whether it is saved (False for the padding
-    images of a rank that ran out of units)."""
+    """One image of a group: its unit id, its variant index, whether it is saved (False for the padding images of a
+    rank that ran out of units), and its target (the layer's index in a run of units across layers; else 0)."""
 
     unit: int
     variant: int
     saved: bool
+    target: int = 0
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class UnitSchedule:
 
     Args:
         units: every unit id of the run, in order.
+        targets: each unit's target (same length as ``units``), or empty: every unit's target is 0.
         batch_size: images optimized together (a group).
         variants: images per unit; must not exceed ``batch_size``.
         epochs: epochs per group.
@@ -60,9 +64,15 @@ class UnitSchedule:
     steps_per_epoch: int = 1
     rank: int = 0
     world_size: int = 1
+    targets: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "units", tuple(int(u) for u in self.units))
+        object.__setattr__(self, "targets", tuple(int(t) for t in self.targets))
+        if self.targets and len(self.targets) != len(self.units):
+            raise ConfigError(f"{len(self.targets)} targets for {len(self.units)} units; give one target per unit.")
+        if len(set(self.keys)) != len(self.keys):
+            raise ConfigError("A unit is listed twice; list every (layer, unit) once.")
         for name in ("batch_size", "variants", "epochs", "steps_per_epoch", "world_size"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}.")
@@ -80,15 +90,37 @@ class UnitSchedule:
         """The same run as seen by process ``rank`` of ``world_size``."""
         return dataclasses.replace(self, rank=int(rank), world_size=int(world_size))
 
+    def without(self, done: set[tuple[int, int]]) -> UnitSchedule:
+        """The same run without the units ``done`` (``(target, unit id)`` pairs); :class:`ConfigError` if none is left."""
+        left = [key for key in self.keys if key not in done]
+        if not left:
+            raise ConfigError("Every unit of this run is rendered already; nothing is left to do.")
+        return dataclasses.replace(self, units=tuple(u for _, u in left),
+                                   targets=tuple(t for t, _ in left) if self.targets else ())
+
     def with_batch_size(self, batch_size: int) -> UnitSchedule:
         """The same run with another number of images per group."""
         return dataclasses.replace(self, batch_size=int(batch_size))
 
     # -- units and groups -------------------------------------------------------------------------------
     @cached_property
+    def keys(self) -> tuple[tuple[int, int], ...]:
+        """Every unit of the run as ``(target, unit id)``, in order."""
+        return tuple(zip(self.targets or (0,) * len(self.units), self.units))
+
+    @property
+    def num_targets(self) -> int:
+        return max(self.targets, default=0) + 1
+
+    @cached_property
+    def my_keys(self) -> tuple[tuple[int, int], ...]:
+        """This rank's units as ``(target, unit id)``: ``keys[rank::world_size]``."""
+        return self.keys[self.rank :: self.world_size]
+
+    @property
     def my_units(self) -> tuple[int, ...]:
-        """This rank's units: ``units[rank::world_size]``."""
-        return self.units[self.rank :: self.world_size]
+        """This rank's unit ids: ``units[rank::world_size]``."""
+        return tuple(unit for _, unit in self.my_keys)
 
     @property
     def units_per_group(self) -> int:
@@ -101,11 +133,11 @@ class UnitSchedule:
         count = math.ceil(len(self.units) / (per_group * self.world_size))
         groups = []
         for g in range(count):
-            chunk = self.my_units[g * per_group : (g + 1) * per_group]
-            images = tuple(UnitImage(u, v, True) for u in chunk for v in range(self.variants))
+            chunk = self.my_keys[g * per_group : (g + 1) * per_group]
+            images = tuple(UnitImage(u, v, True, t) for t, u in chunk for v in range(self.variants))
             if not images:  # this rank ran out of units: repeat its last one, unsaved, to stay in step
-                fallback = self.my_units[-1] if self.my_units else self.units[0]
-                images = tuple(UnitImage(fallback, v, False) for v in range(self.variants))
+                t, u = self.my_keys[-1] if self.my_keys else self.keys[0]
+                images = tuple(UnitImage(u, v, False, t) for v in range(self.variants))
             groups.append(images)
         return tuple(groups)
 

@@ -1,6 +1,9 @@
 """Render a few lite0 classes with the result callbacks, add dataset examples, build the gallery, screenshot it.
 
     python scripts/gallery_screenshot.py --out /tmp/gallery_demo --shot docs/gallery.png
+    python scripts/gallery_screenshot.py --run RUN_DIR --shot docs/gallery.png --site docs/site   # an existing run;
+        # --site also builds its atlas site and shoots the model page and the largest layer page (docs/site_model.png,
+        # docs/site_layer.png)
 
 Classes 285 (Egyptian cat), 967 (espresso), 130 (flamingo), 947 (mushroom), 2 variants each, 96 steps at 128 px;
 dataset examples from the photographs bundled with scikit-image; QualityMetrics judged by lite2 when installed.
@@ -10,15 +13,18 @@ About 2-4 minutes on 2 CPU cores. Needs chromium for the screenshot (scripts/ens
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
+import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling helper
+from headless_chromium import find_browser, screenshot  # noqa: E402
 
 
 def skimage_folder(folder: Path) -> Path:
@@ -39,11 +45,16 @@ def main() -> None:
     parser.add_argument("--out", default="actmax_runs")
     parser.add_argument("--shot", default="docs/gallery.png")
     parser.add_argument("--steps", type=int, default=96)
+    parser.add_argument("--run", default=None, help="shoot this existing run instead of rendering the demo")
+    parser.add_argument("--site", default=None, metavar="PREFIX",
+                        help="also build the run's atlas site and shoot PREFIX_model.png and PREFIX_layer.png")
     args = parser.parse_args()
+    if args.run:
+        shoot(Path(args.run), args)
+        return
     from lit_actmax import ActMaxModule, ClassLogit
     from lit_actmax.callbacks import ActivationCurves, QualityMetrics, Transparency, WriteGallery
     from lit_actmax.examples import find_examples, save_examples
-    from lit_actmax.gallery import build_gallery
     from lit_actmax.quiet import quiet_lightning
 
     quiet_lightning()
@@ -63,20 +74,33 @@ def main() -> None:
     folder = skimage_folder(Path(args.out) / "skimage_photos")
     examples, files = find_examples("lite0", ClassLogit(), module.schedule.units, folder, k=3, least=True)
     save_examples(module.run_dir, examples, files, folder)
-    page = build_gallery(module.run_dir)
+    shoot(module.run_dir, args)
+
+
+def shoot(run_dir: Path, args: argparse.Namespace) -> None:
+    """Build ``run_dir``'s gallery (and with ``--site`` its atlas site) and screenshot the pages."""
+    from lit_actmax.gallery import build_gallery, load_run
+    from lit_actmax.site import build_site, layer_page
+
+    page = build_gallery(run_dir)
     print(page.resolve().as_uri())
-    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    shots = [(page, Path(args.shot))]
+    if args.site:
+        model_page = build_site(run_dir)
+        print(model_page.resolve().as_uri())
+        images = Counter(str(record.get("layer")) for record in load_run(run_dir)[1])
+        layer = model_page.parent / layer_page(max(images, key=images.get))  # the largest layer
+        shots += [(model_page, Path(f"{args.site}_model.png")), (layer, Path(f"{args.site}_layer.png"))]
+    browser = find_browser()
     if browser is None:
         print("no chromium: no screenshot")
         return
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                        "--disable-component-update", "--no-first-run", "--disable-sync", "--hide-scrollbars",
-                        f"--user-data-dir={profile}", "--window-size=1280,1060", f"--screenshot={args.shot}",
-                        page.resolve().as_uri()], check=True, capture_output=True, timeout=300)
-    with Image.open(args.shot) as shot:  # a 256-colour PNG: a third of the size, for the README
-        shot.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(args.shot, optimize=True)
-    print(args.shot)
+    for source, out in shots:
+        with tempfile.TemporaryDirectory() as profile:
+            screenshot(browser, source, out, Path(profile), "1280,1060")
+        with Image.open(out) as shot:  # a 256-colour PNG: a third of the size, for the README
+            shot.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
+        print(out)
 
 
 if __name__ == "__main__":

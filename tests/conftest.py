@@ -114,3 +114,57 @@ def images_of():
         return {u: img for r in ranks for u, img in r["images"].items()}
 
     return images
+
+
+def load_script(name: str):
+    """``scripts/<name>.py`` as a module (scripts are files, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+class HeadlessChromium:
+    """Headless Chromium from the file system, offline and quiet (scripts/headless_chromium.py does the work)."""
+
+    def __init__(self, browser: str, helper) -> None:
+        self.browser, self.helper = browser, helper
+
+    def run(self, profile: Path, *arguments: str) -> subprocess.CompletedProcess:
+        return self.helper.run_headless(self.browser, profile, *arguments)
+
+    def dump_dom(self, page: Path | str, profile: Path, *arguments: str) -> str:
+        """The DOM after the load event (``page``: a file, or a URL such as ``file:///...#sort=-activation``)."""
+        return self.helper.dump_dom(self.browser, page, profile, *arguments)
+
+    def screenshot(self, page: Path | str, out: Path, profile: Path, size: str = "1280,1400"):
+        """The screenshot of ``page`` as an (H, W, 3) uint8 array (every image loaded, lazy or not)."""
+        import numpy as np
+        from PIL import Image
+
+        self.helper.screenshot(self.browser, page, out, profile, size)
+        return np.asarray(Image.open(out).convert("RGB"))
+
+    def load_ms(self, page: Path, profile: Path) -> float | None:
+        """A site page's own load time (``data-load-ms``), lazy loading on as in a desktop browser."""
+        return self.helper.load_ms(self.dump_dom(page, profile, self.helper.LAZY_LOADING))
+
+
+@pytest.fixture(scope="session")
+def chromium() -> HeadlessChromium:
+    """Headless Chromium; the test is skipped, saying why, when none is installed."""
+    helper = load_script("headless_chromium")
+    browser = helper.find_browser()
+    if browser is None:
+        pytest.skip("chromium is not installed and could not be installed here (make test runs "
+                    "scripts/ensure_chromium.sh, which needs root and apt-get); the pages were not opened in a browser.")
+    return HeadlessChromium(browser, helper)
+
+
+@pytest.fixture(scope="session")
+def site_load_time():
+    """scripts/site_load_time.py as a module: ``write_synthetic_atlas(run_dir, layers, units, size)``, ``main``."""
+    return load_script("site_load_time")

@@ -138,11 +138,11 @@ def test_random_affine_between_epochs_depends_only_on_unit_and_epoch():
     torch.testing.assert_close(alone[0], out[1])
     other_epoch = RandomAffineBetweenEpochs(shift=2, degrees=5, scale=0.1)
     run(other_epoch, x[1:2], items=[(9, 0, True)], epoch=4)
-    assert other_epoch.last_params[(9, 0)] != params[(9, 0)]
+    assert other_epoch.last_params[(9, 0, 0)] != params[(9, 0, 0)]
     # a pure whole-pixel shift moves the content exactly
     shift = RandomAffineBetweenEpochs(shift=3, degrees=0, scale=0, border="constant", fill=0.0)
     moved, _ = run(shift, x[:1], items=[(0, 0, True)], epoch=0)
-    dy, dx, _, _ = (int(v) for v in shift.last_params[(0, 0)])
+    dy, dx, _, _ = (int(v) for v in shift.last_params[(0, 0, 0)])
     src = x[0, :, max(0, -dy):16 - max(0, dy), max(0, -dx):16 - max(0, dx)]
     dst = moved[0, :, max(0, dy):16 - max(0, -dy), max(0, dx):16 - max(0, -dx)]
     torch.testing.assert_close(dst, src, atol=1e-5, rtol=0)

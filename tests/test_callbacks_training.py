@@ -71,7 +71,7 @@ def test_best_image_returns_the_best_image_seen(tmp_path):
     final = module.last_finished
     for row, unit in enumerate([0, 1]):
         step, image, activation, _ = max(recorder.seen, key=lambda s: float(s[2][row]))
-        kept = best.best[(unit, 0)]
+        kept = best.best[(unit, 0, 0)]
         assert kept["step"] == step < 9
         assert kept["activation"] == pytest.approx(float(activation[row]), abs=1e-6)
         torch.testing.assert_close(kept["image"], image[row].clamp(0, 1))
@@ -85,7 +85,7 @@ def test_best_image_returns_the_best_image_seen(tmp_path):
 def test_best_image_measures_clean_images_under_augmentation():
     best = BestImage()
     module, _ = fit([best], units=[0], batch_size=1, transforms=Compose([Jitter(2)]), steps_per_epoch=2, epochs=2)
-    kept = best.best[(0, 0)]
+    kept = best.best[(0, 0, 0)]
     with torch.no_grad():
         again = module.renderer.objective.activation(module.renderer.render(kept["image"].unsqueeze(0), None))
     assert float(again[0]) == pytest.approx(kept["activation"], abs=1e-5)
@@ -103,4 +103,4 @@ def test_gif_has_a_frame_every_k_steps_plus_the_final_image(tmp_path):
             assert picture.format == "GIF" and picture.size == (36, 36)  # frames scaled to the final 16 -> 24 -> 36
             assert picture.n_frames == 6 == record["gif_frames"]  # steps 0, 2, 4, 6, 8 + the finished image
             assert picture.info["duration"] == 50
-        assert len(gif.frames[(unit, 0)]) == 6
+        assert len(gif.frames[(unit, 0, 0)]) == 6

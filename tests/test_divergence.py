@@ -253,7 +253,7 @@ def test_the_index_is_strict_json_with_undefined_run_metrics_as_null(tmp_path):
     summary = RunSummary(backbone=TINY, objective="Channel(features.2)", regularizers=[], layers=["features.2"],
                          param="Fourier", size=[8, 8], steps_per_unit=4, seed=0, world_size=1,
                          config=jsonable({"lr": math.nan, "mean": [0.5, math.inf], "units": "0"}))
-    path = writer.write_index(summary, {(10, 0)}, tile=8, entries={"metrics": {"mean": math.nan, "count": 1}})
+    path = writer.write_index(summary, {("features.2", 10, 0)}, tile=8, entries={"metrics": {"mean": math.nan, "count": 1}})
     index = json.loads(path.read_text(), parse_constant=_refuse)
     assert index["metrics"] == {"mean": None, "count": 1}
     assert index["config"] == {"lr": None, "mean": [0.5, None], "units": "0"}

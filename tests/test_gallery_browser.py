@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,40 +20,15 @@ from lit_actmax.gallery import build_gallery
 pytestmark = pytest.mark.slow  # starts a browser process
 
 TINY = "lit_actmax.testing:tiny_backbone"
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 
-def browser() -> str:
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("chromium is not installed and could not be installed here (make test runs "
-                "scripts/ensure_chromium.sh, which needs root and apt-get); the gallery was not opened in a browser.")
-
-
-def headless(profile: Path, *arguments: str) -> subprocess.CompletedProcess:
-    """Run headless chromium with a fresh profile, offline and quiet."""
-    command = [browser(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run", "--disable-sync", f"--user-data-dir={profile}",
-               *arguments]
-    return subprocess.run(command, capture_output=True, text=True, timeout=180)
-
-
-def screenshot(page: Path, out: Path, profile: Path, size: str = "1280,1400") -> np.ndarray:
-    result = headless(profile, "--hide-scrollbars", f"--window-size={size}", f"--screenshot={out}",
-                      page.resolve().as_uri())
-    assert result.returncode == 0 and out.is_file(), result.stderr[-2000:]
-    return np.asarray(Image.open(out).convert("RGB"))
-
-
-def test_headless_chromium_draws_the_unit_images(tmp_path, make_trainer):
+def test_headless_chromium_draws_the_unit_images(tmp_path, make_trainer, chromium):
     module = ActMaxModule(backbone=TINY, objective=Channel("features.2"), units="0-3", size=32, batch_size=4,
                           steps_per_epoch=4, epochs=2, param=Pixel(), transforms=Compose([]), seed=1,
                           optimizer=lambda p: torch.optim.Adam(p, lr=0.1), out_dir=str(tmp_path / "runs"))
     make_trainer().fit(module)
     page = build_gallery(module.run_dir)
-    shot = screenshot(page, tmp_path / "gallery.png", tmp_path / "profile")
+    shot = chromium.screenshot(page, tmp_path / "gallery.png", tmp_path / "profile")
 
     assert shot.shape[0] >= 1000 and shot.shape[1] >= 1200
     assert shot.std() > 20, "the screenshot is blank"
@@ -69,7 +41,7 @@ def test_headless_chromium_draws_the_unit_images(tmp_path, make_trainer):
     assert len(drawn) > 4 * 500
 
     # the browser runs the page's script: #sort=-activation orders the cards by activation, highest first
-    dom = headless(tmp_path / "profile2", "--dump-dom", page.resolve().as_uri() + "#sort=-activation").stdout
+    dom = chromium.dump_dom(page.resolve().as_uri() + "#sort=-activation", tmp_path / "profile2")
     shown = [int(u) for u in re.findall(r'class="card" data-unit="(\d+)"', dom)]
     index = json.loads((module.run_dir / "index.json").read_text())
     by_activation = [r["unit"] for r in sorted(index["units"], key=lambda r: -r["activation"])]

@@ -140,7 +140,9 @@ def class_run(tmp_path: Path, make_trainer, callback: QualityMetrics, **trainer_
 
 
 def check_run_metrics(index: dict, images: dict[tuple[int, int], torch.Tensor]) -> None:
-    """Index metrics and record extras == direct computations on the finished float images."""
+    """Index metrics and record extras == direct computations on the finished float images (keyed by KeepImages'
+    ``(unit, variant, target)``; one target here)."""
+    images = {(key[0], key[1]): image for key, image in images.items()}
     records = {(r["unit"], r["variant"]): r for r in index["units"]}
     metrics = index["metrics"]
     units = sorted({u for u, _ in records})

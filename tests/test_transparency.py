@@ -35,14 +35,14 @@ def test_map_has_the_image_size_and_is_zero_where_no_gradient_reached(tmp_path, 
     callback = Transparency()
     module = fit(tmp_path, make_trainer, LeftHalf(), callback)
     for unit in (2, 5):
-        weights = callback.maps[(unit, 0)]
+        weights = callback.maps[(unit, 0, 0)]
         assert weights.shape == (32, 40)
         assert (weights[:, 20:] == 0).all(), "the right half was never seen by the model"
         assert (weights[:, :20] > 0).float().mean() > 0.95
     folder = module.run_dir / "images" / "features.2"
     raw = np.load(folder / "unit_00002_transparency.npy")
     assert raw.shape == (32, 40) and raw.dtype == np.float32
-    np.testing.assert_allclose(raw, callback.maps[(2, 0)].numpy())
+    np.testing.assert_allclose(raw, callback.maps[(2, 0, 0)].numpy())
     rgba = np.asarray(Image.open(folder / "unit_00002_alpha.png"))
     assert rgba.shape == (32, 40, 4)
     assert (rgba[:, 20:, 3] == 0).all() and rgba[:, :20, 3].max() == 255
@@ -63,7 +63,7 @@ def test_map_equals_the_sum_of_absolute_gradients(tmp_path, make_trainer):
     batch = module.renderer.render(image, None)
     module.renderer.objective(batch).sum().backward()
     expected = 4 * image.grad.abs().sum(1)[0]
-    torch.testing.assert_close(callback.maps[(3, 0)], expected, rtol=1e-4, atol=1e-8)
+    torch.testing.assert_close(callback.maps[(3, 0, 0)], expected, rtol=1e-4, atol=1e-8)
 
 
 def test_multicrop_coverage_grows_with_boxes(tmp_path, make_trainer):
@@ -74,7 +74,7 @@ def test_multicrop_coverage_grows_with_boxes(tmp_path, make_trainer):
         steps_per_epoch=1, epochs=1, save_outputs=False)
 
     def cover(callback: Transparency) -> float:
-        return float((callback.maps[(2, 0)] > 0).float().mean())
+        return float((callback.maps[(2, 0, 0)] > 0).float().mean())
 
     assert cover(small) < 0.2 < 0.8 < cover(large)
 

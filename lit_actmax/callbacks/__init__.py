@@ -23,6 +23,7 @@ from .l2_decay import L2Decay
 from .largest_batch import LargestBatch
 from .logger_images import LoggerImages
 from .norm_crop import NormCrop
+from .pinned_numerics import PinnedNumerics
 from .quality_metrics import QualityMetrics
 from .random_affine_between_epochs import RandomAffineBetweenEpochs
 from .redirect_relu import RedirectReLU
@@ -36,6 +37,7 @@ from .write_gallery import WriteGallery
 __all__ = [
     "ActMaxCallback", "ActivationCurves", "BestImage", "BilateralFilter", "BoxBlur", "Clamp", "ContributionCrop", "EpochSchedule",
     "GaussianBlur", "Gif", "ImageCallback", "KeepImages", "L2Decay", "LargestBatch", "LoggerImages", "NormCrop", "PerUnitGradNorm",
+    "PinnedNumerics",
     "QualityMetrics", "RandomAffineBetweenEpochs", "RedirectReLU", "ResetOptimizerState", "Resize", "RunGuard", "Transparency",
     "UnitProgressBar", "WriteGallery",
 ]

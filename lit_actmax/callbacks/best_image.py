@@ -16,7 +16,7 @@ the best image becomes the unit's PNG and its ``activation`` (the last image is 
 if ``save_final``); with ``replace=False`` the best is saved as ``<stem>_best.png``. A best image of another
 size (see :class:`~.resize.Resize`) is resized to the final size for the PNG. Records get ``best_step`` (steps
 the image had had: 0 = initial, ``steps`` = the final image), ``best_activation``, ``final_activation``.
-``best`` keeps {(unit, variant): {"image": (3, h, w) CPU tensor, "activation": float, "step": int}}.
+``best`` keeps {(unit, variant, target): {"image": (3, h, w) CPU tensor, "activation": float, "step": int}}.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class BestImage(ActMaxCallback):
         self.images: list[torch.Tensor | None] = []  # current group: best image per row (3, h, w), on the device
         self.activations: torch.Tensor | None = None  # (N,) best activation per row
         self.steps: list[int] = []
-        self.best: dict[tuple[int, int], dict[str, Any]] = {}
+        self.best: dict[tuple[int, int, int], dict[str, Any]] = {}
 
     # -- tracking ---------------------------------------------------------------------------------------
     @override
@@ -96,10 +96,10 @@ class BestImage(ActMaxCallback):
         size = tuple(final_images.shape[-2:])
         writer = pl_module.writer
         replaced = final_images.clone()
-        for i, (unit, variant) in enumerate(zip(finished.units, finished.variants)):
+        for i in range(len(finished.units)):
             best = self.images[i].float()
             activation = float(self.activations[i])
-            self.best[(unit, variant)] = {"image": best.cpu().clamp(0, 1), "activation": activation, "step": self.steps[i]}
+            self.best[finished.key(i)] = {"image": best.cpu().clamp(0, 1), "activation": activation, "step": self.steps[i]}
             if not finished.valid[i]:
                 continue
             finished.extras[i].update(best_step=self.steps[i], best_activation=activation,
@@ -113,7 +113,7 @@ class BestImage(ActMaxCallback):
             if writer is None or (self.replace and not self.save_final):
                 continue
             suffix, image = ("_final.png", final_images[i]) if self.replace else ("_best.png", best)
-            path = writer.unit_path(unit, variant, suffix)
+            path = writer.path_of(finished, i, suffix)
             save_png(path, image.clamp(0, 1))
             finished.files[i]["final" if self.replace else "best"] = writer.relative(path)
         finished.images = replaced

@@ -48,7 +48,7 @@ class Gif(ActMaxCallback):
     """Write a GIF per unit: a frame every ``every`` optimizer steps plus the finished image.
 
     ``size``: longer side of the frames in pixels (None: the finished image's size); ``duration``: ms per frame;
-    ``loop``: 0 repeats forever. ``frames`` keeps the last group's frames in memory, {(unit, variant): [...]}.
+    ``loop``: 0 repeats forever. ``frames`` keeps the last group's frames in memory, {(unit, variant, target): [...]}.
     """
 
     def __init__(self, every: int = 1, size: int | None = None, duration: int = 100, loop: int = 0) -> None:
@@ -61,7 +61,7 @@ class Gif(ActMaxCallback):
             raise ConfigError(f"duration must be at least 1 ms, got {duration}.")
         self.every, self.size, self.duration, self.loop = int(every), size, int(duration), int(loop)
         self.captured: list[list[torch.Tensor]] = []  # current group: frames per row, uint8 (3, h, w) on the CPU
-        self.frames: dict[tuple[int, int], list[torch.Tensor]] = {}
+        self.frames: dict[tuple[int, int, int], list[torch.Tensor]] = {}
 
     @override
     def on_units_started(self, trainer: pl.Trainer, pl_module: ActMaxModule, items: Sequence[UnitImage]) -> None:
@@ -92,15 +92,15 @@ class Gif(ActMaxCallback):
             h, w = max(1, round(h * ratio)), max(1, round(w * ratio))
         writer = pl_module.writer
         rows = self.captured if len(self.captured) == last.shape[0] else [[] for _ in range(last.shape[0])]
-        for i, (unit, variant) in enumerate(zip(finished.units, finished.variants)):
+        for i in range(len(finished.units)):
             if not finished.valid[i]:
                 continue
             frames = [_fit(f, (h, w)) for f in [*rows[i], last[i]]]
-            self.frames[(unit, variant)] = frames
+            self.frames[finished.key(i)] = frames
             if writer is None:
                 continue
             data, count = gif_bytes(frames, self.duration, self.loop)
-            path = writer.unit_path(unit, variant, ".gif")
+            path = writer.path_of(finished, i, ".gif")
             atomic_write_bytes(path, data)
             finished.files[i]["gif"] = writer.relative(path)
             finished.extras[i]["gif_frames"] = count

@@ -51,7 +51,8 @@ class LargestBatch(ActMaxCallback):
         schedule = pl_module.schedule
         units_per_rank = math.ceil(len(schedule.units) / trainer.world_size) * schedule.variants
         budget = int(self.memory_gb * 2**30) if self.memory_gb is not None else None
-        n = largest_batch_size(pl_module.renderer, pl_module.optimizer_factory, schedule.units, schedule.variants, budget,
+        deepest = sorted(schedule.keys, key=lambda key: -key[0])  # (target, unit): the deepest layer costs most
+        n = largest_batch_size(pl_module.renderer, pl_module.optimizer_factory, deepest, schedule.variants, budget,
                                self.memory_fraction, min(self.max_batch_size, units_per_rank),
                                trainer.strategy.precision_plugin)
         n = int(trainer.strategy.all_gather(torch.tensor(n, device=device)).min())

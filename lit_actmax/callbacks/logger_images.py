@@ -26,6 +26,7 @@ from ..errors import ConfigError
 from ..gather import gather_rows
 from ..report import contact_sheet
 from ..rundir import FinishedUnits, image_stem, safe_name, save_png
+from ..targets import PerLayer
 from .activation_curves import EpochActivations
 from .base import ActMaxCallback
 
@@ -140,6 +141,12 @@ class LoggerImages(ActMaxCallback):
             self.logged.append((name, trainer.global_step, len(page)))
 
     # -- hooks ------------------------------------------------------------------------------------------
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: ActMaxModule, stage: str) -> None:
+        if isinstance(pl_module.renderer.objective, PerLayer):
+            raise ConfigError("LoggerImages logs a run of one objective; with units across layers use the run "
+                              "folder's images and site (lit-actmax site RUN_DIR), or render one layer per run.")
+
     @override
     def on_units_started(self, trainer: pl.Trainer, pl_module: ActMaxModule, items: Sequence[UnitImage]) -> None:
         self.epochs.reset()

@@ -40,6 +40,7 @@ from ..metrics import (
 from ..models import Backbone, load_backbone
 from ..objectives import channels_first
 from ..rundir import FinishedUnits
+from ..targets import PerLayer
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
@@ -81,6 +82,9 @@ class QualityMetrics(ActMaxCallback):
     def setup(self, trainer: pl.Trainer, pl_module: ActMaxModule, stage: str) -> None:
         if stage != "fit" or self.metrics:
             return
+        if isinstance(pl_module.renderer.objective, PerLayer):
+            raise ConfigError("QualityMetrics measures a run of one objective; with units across layers each record "
+                              "already holds its activation (and BestImage's best): render one layer per run to judge it.")
         is_class = tuple(pl_module.renderer.objective.layers[:1]) == ("output",)
         if self.judge_spec is not None and not is_class:
             raise ConfigError(

@@ -48,7 +48,7 @@ class RandomAffineBetweenEpochs(ImageCallback):
         self.shift, self.degrees, self.scale = float(shift), float(degrees), float(scale)
         self.integer_shift, self.border = bool(integer_shift), check_border(border, WARP_BORDERS)
         self.fill, self.mode = float(fill), mode
-        self.last_params: dict[tuple[int, int], tuple[float, float, float, float]] = {}
+        self.last_params: dict[tuple[int, int, int], tuple[float, float, float, float]] = {}
 
     def draw(self, generator: torch.Generator) -> tuple[float, float, float, float]:
         """One image's (dy, dx, degrees, zoom) from its generator."""
@@ -64,10 +64,10 @@ class RandomAffineBetweenEpochs(ImageCallback):
     def apply(self, images: torch.Tensor, pl_module: ActMaxModule) -> torch.Tensor:
         renderer = pl_module.renderer
         items = renderer.items
-        generators = unit_generators(renderer.seed, [u for u, _, _ in items], [v for _, v, _ in items],
+        generators = unit_generators(renderer.seed, [item.unit for item in items], [item.variant for item in items],
                                      STREAM_AFFINE, pl_module.epoch_in_group)
         draws = torch.tensor([self.draw(g) for g in generators], dtype=torch.float64).view(-1, 4)
-        self.last_params = {(u, v): tuple(d) for (u, v, _), d in zip(items, draws.tolist())}
+        self.last_params = {(item.unit, item.variant, item.target): tuple(d) for item, d in zip(items, draws.tolist())}
         h, w = images.shape[-2:]
         shift = torch.stack([draws[:, 1] / w, draws[:, 0] / h], dim=1)  # pixels (dy, dx) -> fractions (x, y)
         theta = affine_matrices(shift, draws[:, 2], draws[:, 3], size=(h, w))

@@ -7,7 +7,7 @@ group finishes, each image gets, next to its PNG in ``images/<layer>/``:
 - ``<stem>_transparency.npy``: the raw map, float32 (H, W);
 - ``<stem>_alpha.png``: the image as RGBA, alpha = the map scaled by its ``quantile`` (clipped to 1) ** ``gamma``.
 
-Paths go into the unit's record under ``files``; ``maps`` keeps the last maps in memory, {(unit, variant): (H, W)}.
+Paths go into the unit's record under ``files``; ``maps`` keeps the last maps in memory, {(unit, variant, target): (H, W)}.
 """
 
 from __future__ import annotations
@@ -97,15 +97,15 @@ class Transparency(ActMaxCallback):
             acc = F.interpolate(acc.unsqueeze(1), size=(h, w), mode="bilinear", align_corners=False).squeeze(1)
         acc = acc.cpu()
         writer = pl_module.writer
-        for i, (unit, variant) in enumerate(zip(finished.units, finished.variants)):
+        for i in range(len(finished.units)):
             if not finished.valid[i]:
                 continue
-            self.maps[(unit, variant)] = acc[i].clone()
+            self.maps[finished.key(i)] = acc[i].clone()
             reached = acc[i] > 0
             finished.extras[i]["transparency_coverage"] = float(reached.float().mean())
             if writer is None or not self.save:
                 continue
-            npy, png = writer.unit_path(unit, variant, "_transparency.npy"), writer.unit_path(unit, variant, "_alpha.png")
+            npy, png = writer.path_of(finished, i, "_transparency.npy"), writer.path_of(finished, i, "_alpha.png")
             atomic_write_bytes(npy, _npy_bytes(acc[i].numpy().astype(np.float32)))
             save_png(png, alpha_composite(finished.images[i], acc[i], self.quantile, self.gamma))
             finished.files[i]["transparency"] = writer.relative(npy)

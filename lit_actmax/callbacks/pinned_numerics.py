@@ -1,0 +1,61 @@
+"""``PinnedNumerics``: every process of a fit runs with the numerics of the run's config, and gets its own back.
+
+:class:`~lit_actmax.module.ActMaxModule` adds it to every Trainer (``configure_callbacks``) with its ``numerics``
+argument. In ``setup`` (on every process, after Lightning's launcher set each process's thread count to
+``cores / processes``, before the first training forward) it applies the :class:`~lit_actmax.numerics.Numerics`;
+in ``teardown`` and ``on_exception`` (Lightning calls no ``teardown`` when a fit fails) it gives the process's
+previous settings back. ``index.json`` records the config and what was in effect on global rank 0.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytorch_lightning as pl
+from typing_extensions import override
+
+from ..numerics import PINNED, Numerics, NumericsState, current_numerics
+from .base import ActMaxCallback
+
+if TYPE_CHECKING:
+    from ..module import ActMaxModule
+
+__all__ = ["PinnedNumerics"]
+
+
+class PinnedNumerics(ActMaxCallback):
+    """Apply ``numerics`` for the fit (None: pin nothing, only record what is in effect).
+
+    ``index_entries()`` gives ``{"numerics": {"config": numerics.describe() or None, "effective": {...}}}``:
+    threads, deterministic flags, matmul precision and TF32, the torch version and the CPU instruction set.
+    """
+
+    def __init__(self, numerics: Numerics | None = PINNED) -> None:
+        self.numerics = numerics
+        self._previous: NumericsState | None = None
+        self._effective: dict[str, Any] | None = None
+
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: ActMaxModule, stage: str) -> None:
+        if self._previous is None and self.numerics is not None:
+            self._previous = self.numerics.apply()
+        self._effective = current_numerics()
+
+    @override
+    def teardown(self, trainer: pl.Trainer, pl_module: ActMaxModule, stage: str) -> None:
+        self.restore()
+
+    @override
+    def on_exception(self, trainer: pl.Trainer, pl_module: ActMaxModule, exception: BaseException) -> None:
+        self.restore()
+
+    def restore(self) -> None:
+        """Give the process the numerics it had before ``setup`` (once; nothing if none were applied)."""
+        previous, self._previous = self._previous, None
+        if previous is not None:
+            previous.restore()
+
+    @override
+    def index_entries(self) -> dict[str, Any]:
+        config = self.numerics.describe() if self.numerics is not None else None
+        return {"numerics": {"config": config, "effective": self._effective or current_numerics()}}
