@@ -133,9 +133,16 @@ class RandomAffine(Transform):
         angle = torch.tensor([choice(g, self.degrees) for g in generators])
         # the draw is the view's offset; the picture moves the other way
         shift = torch.tensor([[-uniform(g, -self.shift, self.shift) for _ in range(2)] for g in generators]).view(-1, 2)
-        if bool((scale == 1).all() and (angle == 0).all() and (shift == 0).all()):
+        # Only the images that move are resampled (a warp by the identity is not exactly the identity): whether an
+        # image is resampled depends on its own draw alone, never on the other images of the batch.
+        moving = ((scale != 1) | (angle != 0) | (shift != 0).any(1)).nonzero().flatten()
+        if moving.numel() == 0:
             return images
-        return warp(images, affine_matrices(shift, angle, scale), fill=self.fill)
+        if moving.numel() == images.shape[0]:
+            return warp(images, affine_matrices(shift, angle, scale), fill=self.fill)
+        rows = moving.to(images.device)
+        moved = warp(images[rows], affine_matrices(shift[moving], angle[moving], scale[moving]), fill=self.fill)
+        return images.index_copy(0, rows, moved)
 
 
 class RandomScale(RandomAffine):
@@ -257,12 +264,18 @@ class MultiCrop(Scheduled):
             torch.stack([box / w, zeros, (2 * x0 + box) / w - 1], dim=-1),
             torch.stack([zeros, box / h, (2 * y0 + box) / h - 1], dim=-1),
         ], dim=-2).view(b * self.crops, 2, 3)
-        factor = max(1, math.ceil(float(box.max()) / out))  # supersample boxes larger than the output
-        grid = F.affine_grid(theta.to(images.device, images.dtype), [b * self.crops, c, out * factor, out * factor],
-                             align_corners=False)
+        # a box larger than the output is supersampled by its own factor (never the batch's largest: a crop must not
+        # depend on the other images of the batch)
+        factors = (box.flatten() / out).ceil().clamp(min=1).long()
         source = images.repeat_interleave(self.crops, dim=0)
-        crops = F.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        return F.avg_pool2d(crops, factor) if factor > 1 else crops
+        theta = theta.to(images.device, images.dtype)
+        crops = source.new_empty(b * self.crops, c, out, out)
+        for factor in factors.unique().tolist():
+            rows = (factors == factor).nonzero().flatten().to(images.device)
+            grid = F.affine_grid(theta[rows], [rows.numel(), c, out * factor, out * factor], align_corners=False)
+            sampled = F.grid_sample(source[rows], grid, mode="bilinear", padding_mode="border", align_corners=False)
+            crops = crops.index_copy(0, rows, F.avg_pool2d(sampled, factor) if factor > 1 else sampled)
+        return crops
 
 
 class Noise(Transform):

@@ -119,9 +119,9 @@ class ActMaxModule(pl.LightningModule):
             midnite did); None keeps the backbone's own.
         min_size: the smallest image side to accept (default: the backbone's, which is what its *output* needs;
             an early layer may run on less, e.g. AlexNet's ``features.8`` at 50 px, which midnite starts from).
-        numerics: what every process pins for the fit (``lit_actmax.numerics.Numerics``: 1 intra-op thread,
-            deterministic algorithms, no TF32), so any process count gives the same images; None keeps each
-            process's own settings (faster on a CPU with one process, but images then depend on the process count).
+        numerics: what every process pins for the fit (``lit_actmax.numerics.Numerics``: 2 intra-op threads,
+            deterministic algorithms, no TF32), so any process count and batch size gives the same images; None keeps
+            each process's own settings (Lightning gives N processes ``cores / N`` threads each).
     """
 
     def __init__(
@@ -164,7 +164,11 @@ class ActMaxModule(pl.LightningModule):
                               f"({', '.join(OBJECTIVE_KINDS)}); drop objective.")
         if objective_kind not in OBJECTIVE_KINDS:
             raise ConfigError(f"objective_kind must be one of {', '.join(OBJECTIVE_KINDS)}, not {objective_kind!r}.")
+        if objective_kind != "auto" and not across_layers:
+            raise ConfigError(f"objective_kind ({objective_kind!r}) applies to units per layer only; give units as "
+                              "{layer: units} or set the objective itself.")
         ids = None if across_layers else parse_units(units)
+        # units across layers get their ids after a dry run ("all" needs the channel counts): a stand-in until then
         self.schedule = UnitSchedule(ids or [0], batch_size, variants, epochs, steps_per_epoch)
         if save_outputs:
             check_writable(run_dir if run_dir is not None else out_dir)

@@ -3,9 +3,10 @@
 A unit's image is a long chain of optimizer steps; any change in the order a kernel sums its terms changes the
 last bits of one step and, through the chain, the picture. Four process-wide settings choose those orders:
 
-- the intra-op thread count: CPU kernels split their reductions by thread (EfficientNet-Lite0's kernels give
-  other images at 1 thread than at 2), and Lightning gives each of N processes ``cores / N`` threads, so the
-  same config gives other images on another process count unless the count is pinned;
+- the intra-op thread count: CPU kernels pick their code path by thread count (EfficientNet-Lite0's kernels give
+  other images at 1 thread and batches below 8 than at 2 or more threads, where every batch size and thread count
+  we measured, 2 to 8, agrees), and Lightning gives each of N processes ``cores / N`` threads, so the same config
+  gives other images on another process count unless the count is pinned;
 - deterministic algorithms (``torch.use_deterministic_algorithms``, cuDNN ``deterministic`` and no
   ``benchmark``, which times kernels and may pick another one per run);
 - float32 matmul/convolution precision: TF32 on NVIDIA GPUs (cuDNN allows it for convolutions by default);
@@ -44,7 +45,9 @@ class Numerics:
 
     Args:
         threads: intra-op CPU threads per process (``torch.set_num_threads``). The same number on every process
-            count gives the same images; 1 is the one every machine and process count can keep.
+            count gives the same images. The default, 2, is the smallest count on the multi-threaded code path, where
+            lite0's images measured the same for every batch size (1-8) and thread count (2-8); 1 thread is another
+            path (its images depend on the batch size).
         deterministic: ``torch.use_deterministic_algorithms(True, warn_only=True)`` (an operation without a
             deterministic kernel warns instead of failing), cuDNN ``deterministic=True, benchmark=False``, and
             ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` when the environment has none.
@@ -52,7 +55,7 @@ class Numerics:
             matmuls and cuDNN convolutions, ``"high"``/``"medium"`` turn it on.
     """
 
-    threads: int | None = 1
+    threads: int | None = 2
     deterministic: bool = True
     matmul_precision: str | None = "highest"
 
@@ -100,7 +103,7 @@ class Numerics:
             state.restore()
 
 
-#: The default: 1 thread, deterministic algorithms, float32 at the highest precision (no TF32).
+#: The default: 2 threads, deterministic algorithms, float32 at the highest precision (no TF32).
 PINNED = Numerics()
 
 

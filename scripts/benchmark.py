@@ -63,6 +63,7 @@ from lit_actmax import ActMaxModule, Channel, ClassLogit, Pixel
 from lit_actmax.augment import Compose
 from lit_actmax.callbacks import ActMaxCallback, LargestBatch
 from lit_actmax.models import load_backbone
+from lit_actmax.numerics import Numerics
 from lit_actmax.probe import list_layers
 from lit_actmax.quiet import quiet_lightning
 from lit_actmax.rundir import FinishedUnits
@@ -144,7 +145,10 @@ def build_module(options: dict[str, Any], steps: int) -> ActMaxModule:
     """The module of ``options`` for one epoch of ``steps`` steps, saving nothing; torch's global generator is seeded
     first, so a random-weight backbone (``weights=None``) is the same network in every run."""
     torch.manual_seed(0)
-    return ActMaxModule(**{**options, "steps_per_epoch": steps, "epochs": 1, "save_outputs": False})
+    # every row runs at this process's thread count (--threads), not the module's pinned one
+    numerics = Numerics(threads=torch.get_num_threads())
+    return ActMaxModule(**{"numerics": numerics, **options, "steps_per_epoch": steps, "epochs": 1,
+                           "save_outputs": False})
 
 
 def make_trainer(device: torch.device, precision: str, callbacks: list[pl.Callback]) -> pl.Trainer:
@@ -539,7 +543,8 @@ def units_table(reference: Setting, rows: list[Setting], device: torch.device, g
             lines.append([label, *["-"] * (len(header) - 1)])
             continue
         result, rate = setting.result, units_per_hour(setting)
-        line = [label, str(result.images), str(result.batch_size), f"{setting.median:.1f}", _rate(rate)]
+        seconds = f"{setting.median:.1f}" if setting.median >= 1 else f"{setting.median:.3f}"
+        line = [label, str(result.images), str(result.batch_size), seconds, _rate(rate)]
         if gpu_columns:
             steady = result.steady_units_per_second()
             memory = f"{result.peak_bytes / 2**30:.2f}" if result.peak_bytes is not None else "n/a (CPU)"
@@ -649,19 +654,18 @@ SPEED_OPTIONS = [
 
 def speed_option_runs(options: dict[str, Any], args: argparse.Namespace, device: torch.device,
                       labels: list[str] | None = None) -> list[tuple[Setting, Runner]]:
-    """One Trainer run per speed option of :data:`SPEED_OPTIONS` (those in ``labels``, default all); compiled rows
-    only on CUDA (compiling takes minutes on a CPU)."""
-    rows = []
-    for label, precision, channels_last, compiled in SPEED_OPTIONS:
-        if labels is not None and label not in labels:
-            continue
-        row = Setting(f"lit_actmax, batch {args.layer_batch}: {label}",
-                      {**options, "batch_size": args.layer_batch, "channels_last": channels_last, "compile": compiled},
-                      precision)
+    """One Trainer run per speed option of :data:`SPEED_OPTIONS` (those in ``labels`` in that order, default all);
+    compiled rows only on CUDA (compiling takes minutes on a CPU)."""
+    by_label = {option[0]: option for option in SPEED_OPTIONS}
+    runs: list[tuple[Setting, Runner]] = []
+    for label, precision, channels_last, compiled in [by_label[label] for label in labels or by_label]:
+        setting = Setting(f"lit_actmax, batch {args.layer_batch}: {label}",
+                          {**options, "batch_size": args.layer_batch, "channels_last": channels_last,
+                           "compile": compiled}, precision)
         if compiled and device.type != "cuda":
-            row.failure = "skipped: compile rows run on CUDA only"
-        rows.append((row, render_with_trainer))
-    return rows
+            setting.failure = "skipped: compile rows run on CUDA only"
+        runs.append((setting, render_with_trainer))
+    return runs
 
 
 def resnet_layer4_table(args: argparse.Namespace, device: torch.device) -> str:
@@ -761,10 +765,11 @@ def pick_device(args: argparse.Namespace) -> torch.device:
 
 
 def block_name(args: argparse.Namespace) -> str:
-    """The name of the report's markers: ``standard``, or the table's, with ``-gpu`` when measured on CUDA."""
+    """The name of the report's markers: ``standard``, or the table's, with ``-gpu`` when measured on CUDA and
+    ``-smoke`` under ``--smoke`` (so ``--merge`` never puts smoke numbers into the documented blocks)."""
     if args.table == "standard":
         return "standard"
-    return args.table + ("-gpu" if pick_device(args).type == "cuda" else "")
+    return args.table + ("-gpu" if pick_device(args).type == "cuda" else "") + ("-smoke" if args.smoke else "")
 
 
 def report(args: argparse.Namespace, argv: list[str]) -> str:

@@ -17,13 +17,14 @@
 #
 # Sizes (estimated conservatively for one H200; about 7 minutes in all): resnet50-layer4 256 units x 128 steps at
 # 128 px in 2 groups of 128 (compile only on these 256 units), the one-unit loop on 16 units; lite0-atlas 2808
-# units x 128 steps at 128 px, batch 256, the loop on every 64th unit of each layer; whole-layer 40 units x 48 steps.
+# units x 128 steps at 128 px, batch 256, the loop on every 64th unit of each layer; whole-layer 40 units x 48 steps
+# (the CPU table's settings, plus the plain loop in one batch of 40).
 set -u
-cd "$(dirname "$0")/.."
 started=$(date +%s)
 total=${TOTAL_S:-540}
 out=${1:-${OUT:-gpu_tables}}
-mkdir -p "$out"
+mkdir -p "$out" && out=$(cd "$out" && pwd) || exit 1
+cd "$(dirname "$0")/.." || exit 1
 : > "$out/failures.txt"
 
 python=${PYTHON:-.venv/bin/python}
@@ -68,7 +69,11 @@ run_table() {
     timeout -k 20 "$limit" "$python" scripts/benchmark.py --table "$name" "${device[@]}" --budget-s "$budget" \
         --out "$out/$name.md" "$@" 2> "$out/$name.log"
     local rc=$?
-    [ "$rc" -eq 0 ] || echo "$name: exit $rc (see $out/$name.log)" | tee -a "$out/failures.txt" >&2
+    if [ "$rc" -eq 124 ]; then
+        echo "$name: stopped at its time limit (${limit}s); $out/$name.md holds the rows measured" | tee -a "$out/failures.txt" >&2
+    elif [ "$rc" -ne 0 ]; then
+        echo "$name: exit $rc (see $out/$name.log)" | tee -a "$out/failures.txt" >&2
+    fi
 }
 
 run_table resnet50-layer4 150 230 --units 0-255 --layer-batch 128 --unit-steps 128 --size 128 --loop-units 16 --repeats 1

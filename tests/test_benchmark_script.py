@@ -167,5 +167,6 @@ def test_merge_copies_named_blocks(tmp_path, benchmark):
     assert docs.read_text() == ("# Benchmarks\n\n<!-- benchmark:resnet50-layer4-gpu:start -->\n| a |\n"
                                 "<!-- benchmark:resnet50-layer4-gpu:end -->\n\nReading kept.\n\n"
                                 "<!-- benchmark:lite0-atlas-gpu:start -->\natlas\n<!-- benchmark:lite0-atlas-gpu:end -->\n")
-    assert benchmark.block_name(benchmark.parse_args(["--table", "lite0-atlas", "--smoke"])) == "lite0-atlas"
+    assert benchmark.block_name(benchmark.parse_args(["--table", "lite0-atlas", "--smoke"])) == "lite0-atlas-smoke"
+    assert benchmark.block_name(benchmark.parse_args(["--table", "whole-layer", "--device", "cpu"])) == "whole-layer"
     assert benchmark.block_name(benchmark.parse_args([])) == "standard"

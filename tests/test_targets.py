@@ -114,6 +114,9 @@ def test_all_means_every_channel_and_unit_ranges_are_checked_per_layer(tmp_path)
                       "features.5": 16}
     with pytest.raises(ConfigError, match=r"Unit 12 is out of range for ClassLogit\(output\): valid units are 0-9"):
         ActMaxModule(units={"features.2": "0-15", "output": "12"}, save_outputs=False, **SETTINGS)
+    with pytest.raises(ConfigError, match="applies to units per layer only"):
+        ActMaxModule(units="0-1", objective=Channel("features.2"), objective_kind="neuron", save_outputs=False,
+                     **SETTINGS)
     with pytest.raises(ConfigError, match="drop objective"):
         ActMaxModule(units={"features.2": "0-1"}, objective=Channel("features.2"), save_outputs=False, **SETTINGS)
 
