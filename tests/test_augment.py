@@ -55,3 +55,30 @@ def test_rotation_moves_pixels_and_fills_grey():
     assert out[0, 0, :, 10].mean() > 0.8  # now vertical
     corner = RandomAffine(scales=[0.5])(torch.zeros(1, 3, 20, 20), gens([0]))
     assert torch.allclose(corner[0, :, 0, 0], torch.full((3,), 0.5))
+
+
+def test_an_image_that_does_not_move_is_not_resampled_whatever_its_batch_holds():
+    """A warp by the identity is not exactly the identity, so skipping it must depend on the image's own draw: an
+    image drawn still comes back unchanged even when another image of its batch rotates."""
+    still_and_moving = RandomAffine(degrees=(0.0, 30.0))
+    images = torch.rand(6, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    generators = gens(range(6), step=3)
+    draws = [RandomAffine(degrees=(0.0, 30.0))(images[i:i + 1], gens([i], step=3)) for i in range(6)]
+    out = still_and_moving(images, generators)
+    assert any(torch.equal(d, images[i:i + 1]) for i, d in enumerate(draws))  # some image was drawn still ...
+    assert any(not torch.equal(d, images[i:i + 1]) for i, d in enumerate(draws))  # ... and some moved
+    for i, alone in enumerate(draws):
+        assert torch.equal(out[i:i + 1], alone), i
+
+
+def test_a_crop_does_not_depend_on_the_other_crops_of_its_batch():
+    """MultiCrop at a fixed output size supersamples each box by its own factor, not the batch's largest."""
+    from lit_actmax.augment import MultiCrop
+
+    images = torch.rand(5, 3, 48, 48, generator=torch.Generator().manual_seed(1))
+    crop = MultiCrop(crops=2, start=(0.2, 1.0), end=(0.2, 1.0), size=12)
+    together = crop(images, gens(range(5)))
+    for i in range(5):
+        alone = MultiCrop(crops=2, start=(0.2, 1.0), end=(0.2, 1.0), size=12)(images[i:i + 1], gens([i]))
+        assert torch.equal(together[2 * i:2 * i + 2], alone), i
+    assert together.shape == (10, 3, 12, 12)
