@@ -110,13 +110,13 @@ def test_two_processes_render_the_atlas_of_one(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_lite0_atlas_config_selects_84_units_of_7_layers():
+def test_the_lite0_atlas_config_selects_193_units_of_8_layers():
     from lit_actmax.lightning_cli import ActMaxCLI
 
     root = Path(__file__).resolve().parents[1]
     cli = ActMaxCLI(args=["--config", str(root / "configs" / "atlas" / "lite0.yaml")], run=False)
     module = cli.model
     layers = [module.renderer.target_layer(t) for t, _ in module.schedule.keys]
-    assert len(layers) == 84 and list(dict.fromkeys(layers)) == [
-        "_blocks.1", "_blocks.3", "_blocks.5", "_blocks.8", "_blocks.11", "_blocks.15", "output"]
-    assert module.renderer.describe_target(6) == "ClassLogit(output)" and module.schedule.steps_per_unit == 96
+    assert len(layers) == 193 and list(dict.fromkeys(layers)) == [
+        "_blocks.1", "_blocks.3", "_blocks.5", "_blocks.8", "_blocks.11", "_blocks.13", "_blocks.15", "output"]
+    assert module.renderer.describe_target(7) == "ClassLogit(output)" and module.schedule.steps_per_unit == 128
