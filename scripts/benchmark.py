@@ -868,7 +868,18 @@ SMOKE: dict[str, Any] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Run the tables of ``argv``; the process's Lightning log level and thread count come back as they were (tests
+    call this in their own process)."""
+    lightning_logger = logging.getLogger("pytorch_lightning")
+    level, threads = lightning_logger.level, torch.get_num_threads()
+    try:
+        return run_command(list(sys.argv[1:] if argv is None else argv))
+    finally:
+        lightning_logger.setLevel(level)
+        torch.set_num_threads(threads)
+
+
+def run_command(argv: list[str]) -> int:
     args = parse_args(argv)
     quiet_lightning()
     warnings.filterwarnings("ignore", message=".*in eval mode.*")

@@ -33,8 +33,9 @@ from typing import Callable, Sequence
 import torch
 
 from lit_actmax import ActMaxModule, Channel, ClassLogit
-from lit_actmax.augment import Compose, lucid_multicrop_transforms, lucid_transforms
+from lit_actmax.augment import Compose, Pad, lucid_multicrop_transforms, lucid_transforms
 from lit_actmax.evaluate import robust_class_scores, robust_objective_scores
+from lit_actmax.image_stats import total_variation_per_pixel as total_variation
 from lit_actmax.models import Backbone, load_backbone
 from lit_actmax.objectives import Objective
 from lit_actmax.params import Fourier, ImageParam, Maco, Pixel
@@ -71,6 +72,14 @@ class Method:
     optimizer: type[torch.optim.Optimizer] = torch.optim.Adam
 
 
+def reflect_pad(transforms: Compose) -> Compose:
+    """``transforms`` with every constant :class:`Pad` replaced by a reflecting one (same width)."""
+    for i, t in enumerate(transforms.transforms):
+        if isinstance(t, Pad):
+            transforms.transforms[i] = Pad(t.pad, mode="reflect")
+    return transforms
+
+
 CROPS_NOTE = "+ 2 crops/step (boxes 0.8-1.0 -> 0.6-0.9) + noise 0.02"
 METHODS = [
     Method("pixel", lambda: Pixel(), 0.05, lucid_transforms, note="sigmoid pixels, Adam 0.05"),
@@ -84,6 +93,13 @@ METHODS = [
     Method("maco+crops", lambda: Maco(), 1.0, lucid_multicrop_transforms, forwards_per_step=2,
            optimizer=torch.optim.NAdam, note=f"maco {CROPS_NOTE}"),
 ]
+#: Candidates for issue 17 (natural spectra, no faded frame at 224 px): not in part A's table; ``--panel-methods``
+#: and scripts/compare.py render them by name.
+CANDIDATE_METHODS = [
+    Method("fourier+crops+reflectpad", lambda: Fourier(), 0.05, lambda: reflect_pad(lucid_multicrop_transforms()),
+           forwards_per_step=2, note="fourier+crops with Pad(12, mode='reflect'): the frame sees image, not grey fill "
+           "(candidate for issue 17's faded frame)"),
+]
 #: The quickstart's method (``configs/quickstart.yaml``; a test checks they agree), which part B checks.
 DEFAULT_METHOD = "fourier+crops"
 #: Seed of the random views every image is judged on (by lite0 and by the transfer judge alike).
@@ -91,7 +107,7 @@ VIEW_SEED = 1234
 
 
 def method_named(name: str) -> Method:
-    return next(m for m in METHODS if m.name == name)
+    return next(m for m in METHODS + CANDIDATE_METHODS if m.name == name)
 
 
 def sheet_name(kind: str, method: str) -> str:
@@ -111,13 +127,6 @@ class Result:
     judge_top1: float | None = None
     judge_top5: float | None = None
     image: torch.Tensor = field(repr=False, default_factory=lambda: torch.empty(0))
-
-
-def total_variation(images: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) -> (B,) mean absolute difference of neighbouring pixels."""
-    dy = (images[..., 1:, :] - images[..., :-1, :]).abs().flatten(1).mean(1)
-    dx = (images[..., :, 1:] - images[..., :, :-1]).abs().flatten(1).mean(1)
-    return dy + dx
 
 
 def render(backbone: str, objective: Objective, units: list[int], method: Method, steps: int, size: int,
@@ -348,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--judge", default="lite2", help="backbone spec of the transferability judge ('none': skip)")
     parser.add_argument("--skip-panel", action="store_true", help="only part A")
     parser.add_argument("--panel-methods", nargs="+", default=[DEFAULT_METHOD, "fourier"],
-                        choices=[m.name for m in METHODS], metavar="NAME",
+                        choices=[m.name for m in METHODS + CANDIDATE_METHODS], metavar="NAME",
                         help=f"methods that render the part B panel, each in its own section (default: "
                         f"{DEFAULT_METHOD}, the quickstart's, then fourier without crops)")
     parser.add_argument("--quick", action="store_true", help="smoke run on the tiny test backbone")

@@ -26,14 +26,14 @@ def clean_process():
 
 def test_apply_pins_every_setting_and_restore_gives_them_back(clean_process, monkeypatch):
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     torch.set_float32_matmul_precision("medium")
     torch.backends.cudnn.benchmark = True
     before = NumericsState.capture()
     state = PINNED.apply()
     assert state == before
     now = current_numerics()
-    assert now["threads"] == 1 and now["deterministic"] and now["cudnn_deterministic"]
+    assert now["threads"] == 2 and now["deterministic"] and now["cudnn_deterministic"]
     assert not now["cudnn_benchmark"] and not now["cudnn_allow_tf32"] and not now["cuda_matmul_allow_tf32"]
     assert now["matmul_precision"] == "highest" and os.environ["CUBLAS_WORKSPACE_CONFIG"] == CUBLAS_WORKSPACE
     assert torch.is_deterministic_algorithms_warn_only_enabled()  # an op without a deterministic kernel only warns
@@ -82,7 +82,7 @@ def test_bad_values_are_one_sentence_before_anything_changes(clean_process, sett
 
 
 def test_describe_and_current_are_json():
-    assert PINNED.describe() == {"threads": 1, "deterministic": True, "matmul_precision": "highest"}
+    assert PINNED.describe() == {"threads": 2, "deterministic": True, "matmul_precision": "highest"}
     now = json.loads(json.dumps(current_numerics()))
     assert now["torch"] == torch.__version__ and now["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
 

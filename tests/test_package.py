@@ -32,7 +32,7 @@ def test_plain_modules_load_no_lightning_nor_torchmetrics():
     modules = plain_modules()
     assert {"lit_actmax.objectives", "lit_actmax.renderer", "lit_actmax.unit_schedule", "lit_actmax.rundir",
             "lit_actmax.params", "lit_actmax.augment", "lit_actmax.cli",
-            "lit_actmax.numerics"} <= set(modules)
+            "lit_actmax.numerics", "lit_actmax.image_stats"} <= set(modules)
     assert loaded_after("import " + ", ".join(modules)) == []
 
 

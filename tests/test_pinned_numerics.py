@@ -35,39 +35,40 @@ class SeeNumerics(pl.Callback):
 
 
 @pytest.fixture
-def two_threads():
+def one_thread():
+    """The process runs 1 thread, so the pinned default (2) is seen to be applied and given back."""
     before = NumericsState.capture()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     yield NumericsState.capture()
     before.restore()
 
 
-def test_a_fit_runs_pinned_and_gives_the_process_back(tiny_module, make_trainer, tmp_path, two_threads):
+def test_a_fit_runs_pinned_and_gives_the_process_back(tiny_module, make_trainer, tmp_path, one_thread):
     seen = SeeNumerics()
     module = tiny_module(save_outputs=True, out_dir=str(tmp_path / "runs"))
     make_trainer(callbacks=[seen]).fit(module)
-    assert set(seen.seen) == {(1, True)}
-    assert NumericsState.capture() == two_threads
+    assert set(seen.seen) == {(2, True)}
+    assert NumericsState.capture() == one_thread
     index = json.loads(next((tmp_path / "runs").rglob("index.json")).read_text())
-    assert index["numerics"]["config"] == {"threads": 1, "deterministic": True, "matmul_precision": "highest"}
-    assert index["numerics"]["effective"]["threads"] == 1 and index["numerics"]["effective"]["deterministic"]
+    assert index["numerics"]["config"] == {"threads": 2, "deterministic": True, "matmul_precision": "highest"}
+    assert index["numerics"]["effective"]["threads"] == 2 and index["numerics"]["effective"]["deterministic"]
     assert index["config"]["numerics"] == index["numerics"]["config"]
 
 
-def test_a_failed_fit_gives_the_process_back(tiny_module, make_trainer, two_threads):
+def test_a_failed_fit_gives_the_process_back(tiny_module, make_trainer, one_thread):
     seen = SeeNumerics(fail_at=1)
     with pytest.raises(RuntimeError, match="stop here"):
-        make_trainer(callbacks=[seen]).fit(tiny_module(numerics=Numerics(threads=1, matmul_precision="medium")))
-    assert seen.seen == [(1, True), (1, True)]
-    assert NumericsState.capture() == two_threads
+        make_trainer(callbacks=[seen]).fit(tiny_module(numerics=Numerics(threads=3, matmul_precision="medium")))
+    assert seen.seen == [(3, True), (3, True)]
+    assert NumericsState.capture() == one_thread
 
 
-def test_numerics_none_pins_nothing_and_says_so(tiny_module, make_trainer, tmp_path, two_threads):
+def test_numerics_none_pins_nothing_and_says_so(tiny_module, make_trainer, tmp_path, one_thread):
     seen = SeeNumerics()
     make_trainer(callbacks=[seen]).fit(tiny_module(numerics=None, save_outputs=True, out_dir=str(tmp_path / "runs")))
-    assert set(seen.seen) == {(2, False)}
+    assert set(seen.seen) == {(1, False)}  # the process's own thread count
     index = json.loads(next((tmp_path / "runs").rglob("index.json")).read_text())
-    assert index["numerics"]["config"] is None and index["numerics"]["effective"]["threads"] == 2
+    assert index["numerics"]["config"] is None and index["numerics"]["effective"]["threads"] == 1
 
 
 def test_the_module_adds_the_callback_with_its_numerics(tiny_module):
@@ -82,17 +83,17 @@ def test_bad_numerics_are_refused_before_a_run_folder_exists(tiny_module, tmp_pa
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
-def test_a_resume_with_other_numerics_is_refused(tiny_module, make_trainer, tmp_path, two_threads):
+def test_a_resume_with_other_numerics_is_refused(tiny_module, make_trainer, tmp_path, one_thread):
     trainer = make_trainer(max_steps=1)
     trainer.fit(tiny_module())
     trainer.save_checkpoint(tmp_path / "a.ckpt")
-    assert torch.load(tmp_path / "a.ckpt", weights_only=True)["hyper_parameters"]["numerics"]["threads"] == 1
-    with pytest.raises(ConfigError, match=r"other settings: numerics \{threads: 1, .*\(now \{threads: 2, "):
-        make_trainer().fit(tiny_module(numerics=Numerics(threads=2)), ckpt_path=str(tmp_path / "a.ckpt"))
-    with pytest.raises(ConfigError, match=r"other settings: numerics \{threads: 1, .*\(now None\)"):
+    assert torch.load(tmp_path / "a.ckpt", weights_only=True)["hyper_parameters"]["numerics"]["threads"] == 2
+    with pytest.raises(ConfigError, match=r"other settings: numerics \{threads: 2, .*\(now \{threads: 3, "):
+        make_trainer().fit(tiny_module(numerics=Numerics(threads=3)), ckpt_path=str(tmp_path / "a.ckpt"))
+    with pytest.raises(ConfigError, match=r"other settings: numerics \{threads: 2, .*\(now None\)"):
         make_trainer().fit(tiny_module(numerics=None), ckpt_path=str(tmp_path / "a.ckpt"))
     make_trainer().fit(tiny_module(), ckpt_path=str(tmp_path / "a.ckpt"))  # the same numerics resume
-    assert NumericsState.capture() == two_threads
+    assert NumericsState.capture() == one_thread
 
 
 # -- lite0 with the quickstart's transforms (64 px, 24 steps) ---------------------------------------------------
