@@ -60,7 +60,8 @@ __all__ = ["Renderer", "PreprocessedModel", "draw_classes", "peers_available", "
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT / ".peers"
 #: lit_actmax methods of scripts/quality.py rendered here besides the default (the quickstart's).
-LIT_METHODS = [quality.DEFAULT_METHOD, "fourier", "fourier+crops+reflectpad"]
+LIT_METHODS = [quality.DEFAULT_METHOD, "fourier", "fourier+crops+reflectpad", "fourier+crops+lowlr",
+               "fourier+crops+wide"]
 
 #: A renderer: (backbone spec, backbone, classes, steps, size, seed) -> (N, 3, size, size) images in [0, 1].
 RenderFn = Callable[[str, Backbone, list[int], int, int, int], torch.Tensor]
@@ -224,6 +225,39 @@ def measure(scores: Scores, images: torch.Tensor, classes: list[int], lite0: Bac
     scores.images += list(images)
 
 
+def time_methods(methods: Sequence[Renderer], spec: str, backbone: Backbone, classes: list[int], rounds: int,
+                 steps: int, size: int, seed: int) -> dict[str, list[float]]:
+    """Seconds per unit and step of each method, once per round; round ``r`` starts at method ``r`` (rotated order)."""
+    timings: dict[str, list[float]] = {m.name: [] for m in methods}
+    for r in range(rounds):
+        for m in list(methods[r % len(methods):]) + list(methods[:r % len(methods)]):
+            start = time.perf_counter()
+            m.render(spec, backbone, classes, steps, size, seed)
+            timings[m.name].append((time.perf_counter() - start) / len(classes) / steps)
+            quality.log(f"[timing {r}] {m.name:<28} {timings[m.name][-1] * 1000:6.1f} ms / unit-step")
+    return timings
+
+
+def timing_table(methods: Sequence[Renderer], timings: dict[str, list[float]], timing_steps: int, steps: int,
+                 batch: int) -> list[str]:
+    """Markdown lines: median ms / unit-step over the rounds, its ratio to torch-dreams', seconds per unit at ``steps``."""
+    if not any(timings.values()):
+        return []
+    rounds = len(next(iter(timings.values())))
+    ref = statistics.median(timings["torch-dreams"]) if timings.get("torch-dreams") else None
+    lines = [f"Timing: {rounds} rounds, each method renders the first {batch} classes for {timing_steps} steps "
+             "(including its set-up), the method order rotated every round; medians over the rounds.", "",
+             "| method | ms / unit-step (median) | rounds (ms) | x torch-dreams | s / unit at " + f"{steps} steps |",
+             "|---|---:|---|---:|---:|"]
+    for m in methods:
+        t = timings[m.name]
+        med = statistics.median(t)
+        ratio = f"{med / ref:.2f}" if ref else "-"
+        lines.append(f"| {m.name} | {med * 1000:.0f} | {', '.join(f'{x * 1000:.0f}' for x in t)} | {ratio} | "
+                     f"{med * steps:.1f} |")
+    return lines
+
+
 def photo_reference(size: int, border: int) -> str | None:
     """The same statistics of skimage's photographs resized to ``size`` (a reference row), or None."""
     try:
@@ -279,14 +313,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--judge", default="lite2", help="independent judge backbone ('none': skip)")
     parser.add_argument("--methods", nargs="+", help="only these method names (default: all)")
     parser.add_argument("--no-peers", action="store_true", help="only lit_actmax's methods")
+    parser.add_argument("--timing-rounds", type=int, default=3,
+                        help="extra timed renders of the first batch per method, method order rotated each round")
+    parser.add_argument("--timing-steps", type=int, default=32, help="steps of each timing render")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch intra-op threads (1 on a machine shared with other jobs: spinning OpenMP "
+                        "threads slowed a 2-thread run 20x while a test suite ran beside it)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "compare.md")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny test backbone, 2 classes, 8 steps, 64 px")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    torch.set_num_threads(args.threads)
     spec = "lite0"
     if args.quick:
         spec, args.classes, args.steps, args.size, args.views = "lit_actmax.testing:tiny_backbone", 2, 8, 64, 4
+        args.timing_rounds, args.timing_steps = min(args.timing_rounds, 1), 4
     missing = {} if args.no_peers else peers_available()
     for name, why in missing.items():
         quality.log(f"peer {name} skipped: {why}")
@@ -311,6 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             results[m.name].seconds += took
             measure(results[m.name], images, batch, backbone, judge, args.views, border)
             quality.log(f"{m.name:<28} classes {batch}: {took:6.1f} s")
+    timings = time_methods(methods, spec, backbone, classes[:args.batch], args.timing_rounds, args.timing_steps,
+                           args.size, args.seed)
     names = backbone.class_names or [str(c) for c in range(num_classes)]
     sheets = []
     for m in methods:
@@ -331,6 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Every method: {args.steps} optimizer steps, {args.size} px, {args.batch} classes per render call, renders "
         "interleaved per batch.", "",
         text, "",
+        *timing_table(methods, timings, args.timing_steps, args.steps, len(classes[:args.batch])), "",
         f"*s / unit*: wall-clock seconds of the render calls divided by the number of classes (lit_actmax: including "
         f"its Trainer set-up); *s / unit-step*: the same per optimizer step. *Top-1*: mean over classes of the share "
         f"of {args.views} random views (shift +-10%, zoom 0.8-1.2, rotation +-10 degrees; the views of "

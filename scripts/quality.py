@@ -33,7 +33,7 @@ from typing import Callable, Sequence
 import torch
 
 from lit_actmax import ActMaxModule, Channel, ClassLogit
-from lit_actmax.augment import Compose, Pad, lucid_multicrop_transforms, lucid_transforms
+from lit_actmax.augment import Compose, MultiCrop, Pad, lucid_multicrop_transforms, lucid_transforms
 from lit_actmax.evaluate import robust_class_scores, robust_objective_scores
 from lit_actmax.image_stats import total_variation_per_pixel as total_variation
 from lit_actmax.models import Backbone, load_backbone
@@ -80,6 +80,14 @@ def reflect_pad(transforms: Compose) -> Compose:
     return transforms
 
 
+def wide_crops(transforms: Compose, start: tuple[float, float] = (0.9, 1.0), end: tuple[float, float] = (0.8, 1.0)) -> Compose:
+    """``transforms`` with the box range of every :class:`MultiCrop` set to ``start`` -> ``end``."""
+    for t in transforms.transforms:
+        if isinstance(t, MultiCrop):
+            t.start, t.end = start, end
+    return transforms
+
+
 CROPS_NOTE = "+ 2 crops/step (boxes 0.8-1.0 -> 0.6-0.9) + noise 0.02"
 METHODS = [
     Method("pixel", lambda: Pixel(), 0.05, lucid_transforms, note="sigmoid pixels, Adam 0.05"),
@@ -99,6 +107,10 @@ CANDIDATE_METHODS = [
     Method("fourier+crops+reflectpad", lambda: Fourier(), 0.05, lambda: reflect_pad(lucid_multicrop_transforms()),
            forwards_per_step=2, note="fourier+crops with Pad(12, mode='reflect'): the frame sees image, not grey fill "
            "(candidate for issue 17's faded frame)"),
+    Method("fourier+crops+lowlr", lambda: Fourier(), 0.01, lucid_multicrop_transforms, forwards_per_step=2,
+           note="fourier+crops at Adam 0.01 (torch-dreams' small steps: fewer high frequencies?)"),
+    Method("fourier+crops+wide", lambda: Fourier(), 0.05, lambda: wide_crops(lucid_multicrop_transforms()),
+           forwards_per_step=2, note="fourier+crops with boxes 0.9-1.0 -> 0.8-1.0: the frame stays in most views"),
 ]
 #: The quickstart's method (``configs/quickstart.yaml``; a test checks they agree), which part B checks.
 DEFAULT_METHOD = "fourier+crops"
