@@ -18,15 +18,14 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import ConfigError
-from .rundir import read_json, safe_name
+from .rundir import read_json, run_name_of, safe_name
 
 __all__ = ["atlas_command", "add_examples", "default_atlas_dir"]
 
 
 def default_atlas_dir(out_dir: str, run_name: str | None, backbone: str) -> Path:
     """``<out_dir>/<run_name or the backbone's name>/atlas``: the folder an atlas continues."""
-    name = run_name or safe_name(backbone.replace("torchvision:", "").replace(":", "_"))
-    return Path(out_dir) / safe_name(name) / "atlas"
+    return Path(out_dir) / run_name_of(backbone, run_name) / "atlas"
 
 
 def _examples_are_current(path: Path, folder: Path, k: int, units: Sequence[int]) -> bool:

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Sequence
 from urllib.parse import quote
 
 from .errors import ConfigError
-from .rundir import atomic_write_text, iter_records, read_json, safe_name, strict_json
+from .rundir import atomic_write_text, iter_records, read_json, record_is_complete, safe_name, strict_json
 
 __all__ = ["build_gallery", "gallery_command", "curve_svg", "referenced_files", "IMAGE_SUFFIXES", "escape",
            "incomplete_steps", "file_url", "format_value", "curve_values", "flat_numbers", "load_examples", "load_run",
@@ -124,7 +124,7 @@ def load_examples(run_dir: Path) -> dict[str, dict[str, Any]]:
 def incomplete_steps(records: Sequence[dict[str, Any]]) -> str:
     """``"40 of 96 steps"`` when an image of ``records`` (a unit's) had fewer steps than the run's (a group cut short
     by ``max_steps``/``max_time``; ``steps_done`` in its record), else ''."""
-    short = [r for r in records if isinstance(r.get("steps_done"), int) and r["steps_done"] < r.get("steps", 0)]
+    short = [r for r in records if not record_is_complete(r)]
     return f"{min(r['steps_done'] for r in short)} of {short[0]['steps']} steps" if short else ""
 
 

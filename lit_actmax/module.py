@@ -63,13 +63,21 @@ from .rundir import (
     new_run_dir,
     read_json,
     remove_if_unused,
-    safe_name,
+    run_name_of,
     write_json,
 )
 from .sharding import check_world_size
 from .strategy import check_trainer
-from .targets import OBJECTIVE_KINDS, PerLayer, is_layer_selection, objective_for, resolve_units, select_layers
-from .unit_schedule import StepIndices, UnitSchedule
+from .targets import (
+    OBJECTIVE_KINDS,
+    PerLayer,
+    check_objective_kind,
+    is_layer_selection,
+    objective_for,
+    resolve_units,
+    select_layers,
+)
+from .unit_schedule import StepIndices, UnitImage, UnitSchedule
 from .units import MAX_UNITS, parse_units
 
 __all__ = ["ActMaxModule"]
@@ -162,8 +170,7 @@ class ActMaxModule(pl.LightningModule):
         if across_layers and objective is not None:
             raise ConfigError("With units per layer the objective of each layer comes from objective_kind "
                               f"({', '.join(OBJECTIVE_KINDS)}); drop objective.")
-        if objective_kind not in OBJECTIVE_KINDS:
-            raise ConfigError(f"objective_kind must be one of {', '.join(OBJECTIVE_KINDS)}, not {objective_kind!r}.")
+        check_objective_kind(objective_kind)
         if objective_kind != "auto" and not across_layers:
             raise ConfigError(f"objective_kind ({objective_kind!r}) applies to units per layer only; give units as "
                               "{layer: units} or set the objective itself.")
@@ -184,8 +191,8 @@ class ActMaxModule(pl.LightningModule):
                 objective = PerLayer([objective_for(objective_kind, layer) for layer, _ in chosen])
             self.renderer = Renderer(loaded, objective, regularizers or [], param, transforms, size,
                                      self.schedule.steps_per_unit, seed, input_size, channels_last, init_image)
-            if chosen:  # "all" needs the layers' unit counts: a first dry run finds them
-                self.renderer.validate([])
+            self.renderer.validate([] if chosen else self.schedule.units)
+            if chosen:  # "all" needs the layers' unit counts, which the dry run of validate found
                 keys = [(t, u) for t, (layer, selected) in enumerate(chosen)
                         for u in resolve_units(layer, selected, self.renderer.unit_count(t))]
                 if len(keys) > MAX_UNITS:
@@ -193,7 +200,7 @@ class ActMaxModule(pl.LightningModule):
                                         f"{MAX_UNITS:,}: split it into several runs.")
                 self.schedule = UnitSchedule([u for _, u in keys], batch_size, variants, epochs, steps_per_epoch,
                                              targets=[t for t, _ in keys])
-            self.renderer.validate(self.schedule.units, self.schedule.targets or None)
+                self.renderer.check_units(self.schedule.units, self.schedule.targets)
         finally:  # a user's own model comes back as it came; fit freezes it again
             if loaded.user_state is not None:
                 loaded.user_state.restore(loaded.model)
@@ -250,8 +257,7 @@ class ActMaxModule(pl.LightningModule):
         if self.save_outputs and self.writer is None and self.continued_dir is not None:
             self._continue_run_dir(self.continued_dir.absolute())
         elif self.save_outputs and self.writer is None:
-            name = self.run_name or safe_name(self.spec.replace("torchvision:", "").replace(":", "_"))
-            path = new_run_dir(self.out_dir, name) if trainer.is_global_zero else None
+            path = new_run_dir(self.out_dir, run_name_of(self.spec, self.run_name)) if trainer.is_global_zero else None
             self._make_writer(Path(trainer.strategy.broadcast(str(path) if path else None, src=0)))
         self.schedule = self.schedule.for_rank(trainer.global_rank, trainer.world_size)
         trainer.fit_loop.max_epochs = 0 if self.nothing_left else self.schedule.total_epochs
@@ -311,9 +317,7 @@ class ActMaxModule(pl.LightningModule):
 
     def _make_writer(self, run_dir: Path) -> None:
         renderer = self.renderer
-        objective = renderer.objective
-        count = len(objective.targets) if isinstance(objective, PerLayer) else 1
-        targets = [(renderer.target_layer(t), renderer.describe_target(t)) for t in range(count)]
+        targets = [(renderer.target_layer(t), renderer.describe_target(t)) for t in range(renderer.num_targets)]
         self.writer = RunWriter(run_dir, targets[0][0], self.schedule.variants, targets[0][1], renderer.seed,
                                 self.schedule.steps_per_unit, self.global_rank, renderer.backbone_info.class_names,
                                 targets=targets)
@@ -342,9 +346,7 @@ class ActMaxModule(pl.LightningModule):
 
     def unit_names(self, schedule: UnitSchedule) -> list[int] | list[str]:
         """The units of ``schedule`` as settings name them: ids, or ``"<layer>:<id>"`` with units across layers."""
-        if not isinstance(self.renderer.objective, PerLayer):
-            return list(schedule.units)
-        return [f"{self.renderer.target_layer(t)}:{u}" for t, u in schedule.keys]
+        return [self.renderer.unit_name(UnitImage(u, 0, True, t)) for t, u in schedule.keys]
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.continued_dir is not None:

@@ -148,6 +148,7 @@ class Renderer(nn.Module):
         self.items: tuple[UnitImage, ...] = ()
         self.layer_shapes: dict[str, tuple[int, ...]] = {}
         self.layer_layouts: dict[str, LayerLayout] = {}  # set by validate()
+        self.dry_run: tuple[torch.Tensor, dict[str, torch.Tensor]] | None = None  # validate()'s image and activations
         self._probe_call: ProbeCall | None = None
 
     # -- set-up -----------------------------------------------------------------------------------------
@@ -191,6 +192,17 @@ class Renderer(nn.Module):
         self.layer_layouts = layouts
         self.layer_shapes = shapes
         self.bind_terms()
+        self.dry_run = (dummy, acts)
+        self.check_units(units, targets)
+        return shapes
+
+    def check_units(self, units: Sequence[int], targets: Sequence[int] | None = None) -> None:
+        """Check ``units`` (of ``targets``, one per unit; None: all target 0) against the layouts :meth:`validate`
+        found: each in its target's range, and the first and last of each target scored on the dry run's image.
+        Units across layers are checked here once their ids are known ("all" needs :meth:`unit_count`)."""
+        if self.dry_run is None:
+            raise RuntimeError("Renderer.check_units needs Renderer.validate's dry run first.")
+        dummy, acts = self.dry_run
         targets = list(targets) if targets is not None else [0] * len(units)
         for target in dict.fromkeys(targets):
             mine = [u for u, t in zip(units, targets) if t == target]
@@ -204,7 +216,6 @@ class Renderer(nn.Module):
                     acts=acts, units=torch.tensor([int(unit)], device=self.device), image=dummy,
                     variants=torch.zeros(1, dtype=torch.long, device=self.device),
                     targets=torch.tensor([int(target)], device=self.device)))
-        return shapes
 
     def unit_count(self, target: int = 0) -> int | None:
         """How many units ``target`` (0 in a run of one objective) addresses (valid ids ``0 .. n-1``; None:
@@ -218,6 +229,11 @@ class Renderer(nn.Module):
         if isinstance(self.objective, PerLayer):
             return self.objective.describe_target(target)
         return self.objective.describe()
+
+    @property
+    def num_targets(self) -> int:
+        """How many targets the objective has: its layers in a run of units across layers, else 1."""
+        return len(self.objective.targets) if isinstance(self.objective, PerLayer) else 1
 
     def target_layer(self, target: int = 0) -> str:
         """The layer of ``target``: where its images are filed (the objective's first layer in a one-objective run)."""

@@ -40,6 +40,8 @@ from .seeding import STREAM_INIT, unit_seed
 __all__ = [
     "INDEX_FORMAT",
     "SETTINGS_FILE",
+    "run_name_of",
+    "record_is_complete",
     "jsonable",
     "FinishedUnits",
     "UnitRecord",
@@ -65,6 +67,19 @@ def safe_name(text: str) -> str:
     """A file-system safe version of a layer or run name."""
     cleaned = re.sub(r"[^A-Za-z0-9_.=-]+", "_", text).strip("._")
     return cleaned or "_"
+
+
+def run_name_of(backbone: str, run_name: str | None = None) -> str:
+    """The name of a run's folder under ``out_dir``: ``run_name``, else the backbone spec made a folder name
+    (``torchvision:resnet50`` -> ``resnet50``)."""
+    return safe_name(run_name or backbone.replace("torchvision:", "").replace(":", "_"))
+
+
+def record_is_complete(record: dict[str, Any]) -> bool:
+    """Whether a unit record's image had all its steps (``steps_done``; a group cut short by ``max_steps`` or
+    ``max_time`` has fewer; records without it, from earlier versions, count as complete)."""
+    steps_done = record.get("steps_done")
+    return not isinstance(steps_done, int) or steps_done >= record.get("steps", 0)
 
 
 def new_run_dir(out_dir: str | os.PathLike, name: str) -> Path:
@@ -287,10 +302,6 @@ class UnitRecord:
     label: str | None = None
     steps_done: int | None = None
 
-    def is_complete(self) -> bool:
-        """Whether the image had all its steps (a group cut short by ``max_steps`` or ``max_time`` has fewer)."""
-        return self.steps_done is None or self.steps_done >= self.steps
-
     def to_json(self) -> dict[str, Any]:
         record = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("extras", "label")}
         record.update(self.extras)
@@ -370,8 +381,7 @@ class RunWriter:
         complete: dict[tuple[int, int], set[int]] = {}
         for record in iter_records(self.run_dir):
             target = layers.get(record.get("layer"))
-            steps_done, steps = record.get("steps_done"), record.get("steps", 0)
-            if target is None or (steps_done is not None and steps_done < steps):
+            if target is None or not record_is_complete(record):
                 continue
             complete.setdefault((target, int(record["unit"])), set()).add(int(record.get("variant", 0)))
         return {key for key, variants in complete.items() if len(variants) >= self.variants}

@@ -40,6 +40,7 @@ __all__ = [
     "PerLayer",
     "LayerSelection",
     "objective_for",
+    "check_objective_kind",
     "match_layers",
     "select_layers",
     "is_layer_selection",
@@ -60,11 +61,16 @@ def is_layer_selection(units: object) -> bool:
     return isinstance(units, Mapping)
 
 
-def objective_for(kind: str, layer: str) -> Objective:
-    """The objective of ``kind`` (one of :data:`OBJECTIVE_KINDS`) on ``layer``."""
+def check_objective_kind(kind: str) -> str:
+    """``kind`` if it is one of :data:`OBJECTIVE_KINDS`, else a :class:`ConfigError` listing them."""
     if kind not in OBJECTIVE_KINDS:
         raise ConfigError(f"objective_kind must be one of {', '.join(OBJECTIVE_KINDS)}, not {kind!r}.")
-    if kind == "auto":
+    return kind
+
+
+def objective_for(kind: str, layer: str) -> Objective:
+    """The objective of ``kind`` (one of :data:`OBJECTIVE_KINDS`) on ``layer``."""
+    if check_objective_kind(kind) == "auto":
         kind = "class" if layer == OUTPUT else "channel"
     if kind == "class":
         return ClassLogit(layer)

@@ -108,10 +108,6 @@ class UnitSchedule:
         """Every unit of the run as ``(target, unit id)``, in order."""
         return tuple(zip(self.targets or (0,) * len(self.units), self.units))
 
-    @property
-    def num_targets(self) -> int:
-        return max(self.targets, default=0) + 1
-
     @cached_property
     def my_keys(self) -> tuple[tuple[int, int], ...]:
         """This rank's units as ``(target, unit id)``: ``keys[rank::world_size]``."""
