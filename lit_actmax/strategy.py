@@ -21,6 +21,7 @@ Registered in Lightning's ``StrategyRegistry`` on import of ``lit_actmax``::
 
 from __future__ import annotations
 
+import atexit
 import os
 from typing import Any, Iterable, Optional
 
@@ -35,7 +36,9 @@ from torch import nn
 from .errors import ConfigError
 from .sharding import merge_shards, select_shard, to_cpu
 
-__all__ = ["UnitParallelStrategy", "STRATEGY_NAME", "check_trainer", "optimizers_to_device"]
+__all__ = [
+    "UnitParallelStrategy", "STRATEGY_NAME", "check_trainer", "destroy_process_group_at_exit", "optimizers_to_device",
+]
 
 STRATEGY_NAME = "unit_parallel"
 
@@ -80,6 +83,11 @@ class UnitParallelStrategy(DDPStrategy):
     def _setup_model(self, model: nn.Module) -> nn.Module:  # type: ignore[override]
         return model
 
+    def setup_distributed(self) -> None:
+        """Lightning's process group set-up, plus its orderly destruction when the interpreter exits."""
+        super().setup_distributed()
+        destroy_process_group_at_exit()
+
     # -- checkpoints: one file, one shard per rank -------------------------------------------------------
     def save_checkpoint(
         self, checkpoint: dict[str, Any], filepath: str | os.PathLike, storage_options: Optional[Any] = None
@@ -119,6 +127,27 @@ _DDP_WRAPPER_OPTIONS = {
 }
 
 UnitParallelStrategy.register_strategies(StrategyRegistry)
+
+
+def destroy_process_group_at_exit() -> None:
+    """Destroy the default process group at interpreter exit, while Python is still whole (registered once).
+
+    Lightning leaves the group alive for a later ``Trainer`` call. Left to the interpreter's finalization, gloo's
+    worker threads can still hold tensors whose release needs the GIL of a half torn-down interpreter, and the
+    process ends in ``terminate called without an active exception`` (SIGABRT) after a run that succeeded.
+    """
+    global _EXIT_HANDLER_REGISTERED
+    if not _EXIT_HANDLER_REGISTERED:
+        atexit.register(_destroy_default_group)
+        _EXIT_HANDLER_REGISTERED = True
+
+
+_EXIT_HANDLER_REGISTERED = False
+
+
+def _destroy_default_group() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def check_trainer(trainer: pl.Trainer) -> None:
