@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import ConfigError
-from .image_ops import affine_matrices, warp
+from .image_ops import WARP_BORDERS, affine_matrices, check_border, warp
 
 __all__ = [
     "Transform",
@@ -33,6 +33,8 @@ __all__ = [
     "choice",
     "Scheduled",
     "MultiCrop",
+    "RandomCrop",
+    "random_crops",
     "Noise",
     "ColorJitter",
     "maco_transforms",
@@ -102,14 +104,21 @@ class Jitter(Transform):
     def forward(self, images: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
         if self.d <= 0:
             return images
-        b, _, h, w = images.shape
-        oy = torch.tensor([int(torch.randint(self.d + 1, (), generator=g)) for g in generators])
-        ox = torch.tensor([int(torch.randint(self.d + 1, (), generator=g)) for g in generators])
-        rows = (oy.view(-1, 1) + torch.arange(h - self.d).view(1, -1)).to(images.device)  # (B, h')
-        cols = (ox.view(-1, 1) + torch.arange(w - self.d).view(1, -1)).to(images.device)  # (B, w')
-        batch = torch.arange(b, device=images.device).view(-1, 1, 1)
-        out = images.permute(0, 2, 3, 1)[batch, rows.unsqueeze(-1), cols.unsqueeze(1)]  # (B, h', w', C)
-        return out.permute(0, 3, 1, 2)
+        _, _, h, w = images.shape
+        return random_crops(images, generators, h - self.d, w - self.d)
+
+
+def random_crops(images: torch.Tensor, generators: Sequence[torch.Generator], height: int, width: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, height, width): image ``b``'s window at an offset drawn uniformly from
+    ``generators[b]`` (rows first, then columns), pixels as they are (no resampling)."""
+    b, _, h, w = images.shape
+    oy = torch.tensor([int(torch.randint(h - height + 1, (), generator=g)) for g in generators])
+    ox = torch.tensor([int(torch.randint(w - width + 1, (), generator=g)) for g in generators])
+    rows = (oy.view(-1, 1) + torch.arange(height).view(1, -1)).to(images.device)  # (B, height)
+    cols = (ox.view(-1, 1) + torch.arange(width).view(1, -1)).to(images.device)  # (B, width)
+    batch = torch.arange(b, device=images.device).view(-1, 1, 1)
+    out = images.permute(0, 2, 3, 1)[batch, rows.unsqueeze(-1), cols.unsqueeze(1)]  # (B, height, width, C)
+    return out.permute(0, 3, 1, 2)
 
 
 class RandomAffine(Transform):
@@ -118,15 +127,20 @@ class RandomAffine(Transform):
     themselves is :class:`lit_actmax.callbacks.RandomAffineBetweenEpochs`).
 
     ``scales``: zoom factors to choose from (>1 zooms in); ``degrees``: angles (counter-clockwise) to choose from;
-    ``shift``: largest translation as a fraction of the image side. Outside samples take ``fill``.
+    ``shift``: largest translation as a fraction of the image side. Outside samples take ``fill``
+    (``border="constant"``, Lucid's grey), the mirror image about the edge (``"symmetric"``: a zoomed-out or
+    rotated view shows no grey frame, so the image's border is optimized like its centre) or the edge pixel
+    (``"replicate"``).
     """
 
     def __init__(
         self, scales: Sequence[float] = (1.0,), degrees: Sequence[float] = (0.0,), shift: float = 0.0, fill: float = 0.5,
+        border: str = "constant",
     ) -> None:
         super().__init__()
+        check_border(border, WARP_BORDERS)
         self.scales, self.degrees = [float(s) for s in scales], [float(d) for d in degrees]
-        self.shift, self.fill = float(shift), float(fill)
+        self.shift, self.fill, self.border = float(shift), float(fill), border
 
     def forward(self, images: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
         scale = torch.tensor([choice(g, self.scales) for g in generators])
@@ -139,24 +153,27 @@ class RandomAffine(Transform):
         if moving.numel() == 0:
             return images
         if moving.numel() == images.shape[0]:
-            return warp(images, affine_matrices(shift, angle, scale), fill=self.fill)
+            return warp(images, affine_matrices(shift, angle, scale), border=self.border, fill=self.fill)
         rows = moving.to(images.device)
-        moved = warp(images[rows], affine_matrices(shift[moving], angle[moving], scale[moving]), fill=self.fill)
+        moved = warp(images[rows], affine_matrices(shift[moving], angle[moving], scale[moving]), border=self.border,
+                     fill=self.fill)
         return images.index_copy(0, rows, moved)
 
 
 class RandomScale(RandomAffine):
     """Random zoom per image, chosen from ``scales`` (Lucid: 0.90, 0.92, ..., 1.10); same output size."""
 
-    def __init__(self, scales: Sequence[float] = tuple(1 + (i - 5) / 50 for i in range(11)), fill: float = 0.5) -> None:
-        super().__init__(scales=scales, fill=fill)
+    def __init__(self, scales: Sequence[float] = tuple(1 + (i - 5) / 50 for i in range(11)), fill: float = 0.5,
+                 border: str = "constant") -> None:
+        super().__init__(scales=scales, fill=fill, border=border)
 
 
 class RandomRotate(RandomAffine):
     """Random rotation per image, chosen from ``degrees`` (Lucid: -10..10, with extra weight on 0)."""
 
-    def __init__(self, degrees: Sequence[float] = tuple(range(-10, 11)) + (0,) * 5, fill: float = 0.5) -> None:
-        super().__init__(degrees=degrees, fill=fill)
+    def __init__(self, degrees: Sequence[float] = tuple(range(-10, 11)) + (0,) * 5, fill: float = 0.5,
+                 border: str = "constant") -> None:
+        super().__init__(degrees=degrees, fill=fill, border=border)
 
 
 def _lucid_geometry() -> list[Transform]:
@@ -276,6 +293,37 @@ class MultiCrop(Scheduled):
             sampled = F.grid_sample(source[rows], grid, mode="bilinear", padding_mode="border", align_corners=False)
             crops = crops.index_copy(0, rows, F.avg_pool2d(sampled, factor) if factor > 1 else sampled)
         return crops
+
+
+class RandomCrop(Scheduled):
+    """One random square window per image at the image's own resolution (no resampling): (B, 3, H, W) ->
+    (B, 3, s, s).
+
+    The side ``s`` is a fraction of the shorter image side that goes from ``start`` (first step) to ``end`` (last
+    step) along ``schedule``; it is the same for every image of a step (so the views stay one batch, and an image's
+    view depends only on its own draw and the step), the position is uniform per image. Unlike
+    :class:`MultiCrop`'s resized boxes, a window shows the model the image's details at their own scale: nothing
+    asks the image for detail finer than the model sees. A window of side ``s`` costs about ``s**2`` of a full view.
+    """
+
+    def __init__(self, start: float = 1.0, end: float = 0.7, schedule: str = "linear") -> None:
+        super().__init__()
+        for name, value in (("start", start), ("end", end)):
+            if not 0 < value <= 1:
+                raise ConfigError(f"RandomCrop {name} must be a fraction of the image side in (0, 1], got {value}.")
+        if schedule not in ("linear", "cosine", "constant"):
+            raise ConfigError(f"schedule must be 'linear', 'cosine' or 'constant', not {schedule!r}.")
+        self.start, self.end, self.schedule = float(start), float(end), schedule
+
+    def side(self, image_side: int, progress: float | None = None) -> int:
+        """The window side in pixels for images whose shorter side is ``image_side``, at ``progress`` (default:
+        current)."""
+        fraction = schedule(self.start, self.end, self.progress if progress is None else progress, self.schedule)
+        return max(1, min(image_side, round(fraction * image_side)))
+
+    def forward(self, images: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
+        side = self.side(min(images.shape[-2:]))
+        return random_crops(images, generators, side, side)
 
 
 class Noise(Transform):

@@ -38,6 +38,7 @@ from lit_actmax.evaluate import robust_class_scores, robust_objective_scores
 from lit_actmax.image_stats import total_variation_per_pixel as total_variation
 from lit_actmax.models import Backbone, load_backbone
 from lit_actmax.objectives import Objective
+from lit_actmax.numerics import Numerics
 from lit_actmax.params import Fourier, ImageParam, Maco, Pixel
 from lit_actmax.report import contact_sheet
 from lit_actmax.rundir import atomic_write_text, save_png
@@ -150,6 +151,7 @@ def render(backbone: str, objective: Objective, units: list[int], method: Method
         backbone=backbone, objective=objective, units=units, param=method.param(), transforms=method.transforms(),
         size=size, batch_size=len(units), steps_per_epoch=steps, epochs=1, seed=seed, save_outputs=False,
         optimizer=functools.partial(method.optimizer, lr=method.lr),
+        numerics=Numerics(threads=torch.get_num_threads()),  # the script's --threads, as the peers get them
     )
     start = time.perf_counter()
     pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,

@@ -1,6 +1,19 @@
 import torch
 
-from lit_actmax.augment import Compose, Jitter, Pad, RandomAffine, RandomRotate, RandomScale, lucid_transforms
+import pytest
+
+from lit_actmax.augment import (
+    Compose,
+    Jitter,
+    Pad,
+    RandomAffine,
+    RandomCrop,
+    RandomRotate,
+    RandomScale,
+    lucid_transforms,
+    set_progress,
+)
+from lit_actmax.errors import ConfigError
 from lit_actmax.seeding import STREAM_AUGMENT, unit_generators
 
 
@@ -82,3 +95,33 @@ def test_a_crop_does_not_depend_on_the_other_crops_of_its_batch():
         alone = MultiCrop(crops=2, start=(0.2, 1.0), end=(0.2, 1.0), size=12)(images[i:i + 1], gens([i]))
         assert torch.equal(together[2 * i:2 * i + 2], alone), i
     assert together.shape == (10, 3, 12, 12)
+
+
+def test_a_zoomed_out_view_mirrors_the_image_instead_of_grey_when_asked():
+    x = torch.rand(1, 3, 20, 20, generator=torch.Generator().manual_seed(0))
+    grey = RandomAffine(scales=[0.5])(x, gens([0]))
+    mirrored = RandomAffine(scales=[0.5], border="symmetric")(x, gens([0]))
+    assert torch.allclose(grey[0, :, 0, 0], torch.full((3,), 0.5))
+    assert not torch.allclose(mirrored[0, :, :3, :3], torch.full_like(mirrored[0, :, :3, :3], 0.5), atol=0.05)
+    assert torch.allclose(grey[0, :, 5:15, 5:15], mirrored[0, :, 5:15, 5:15])  # the image itself is the same
+    assert RandomRotate(border="replicate").border == "replicate"
+    with pytest.raises(ConfigError, match="border must be one of"):
+        RandomScale(border="wrap")
+
+
+def test_random_crop_shrinks_on_schedule_and_keeps_pixels_as_they_are():
+    x = torch.arange(400.0).view(1, 1, 20, 20).repeat(2, 3, 1, 1)
+    crop = RandomCrop(start=1.0, end=0.5)
+    assert crop(x, gens([0, 1])).shape == (2, 3, 20, 20)  # progress 0: the whole image
+    set_progress(crop, 0.5)
+    assert crop.side(20) == 15
+    set_progress(crop, 1.0)
+    out = crop(x, gens([0, 1]))
+    assert out.shape == (2, 3, 10, 10)
+    for b in range(2):  # a window of the image, not a resampled box: the top-left value gives the offset
+        oy, ox = divmod(int(out[b, 0, 0, 0]), 20)
+        assert torch.equal(out[b], x[b, :, oy:oy + 10, ox:ox + 10])
+    alone = crop(x[1:2], gens([1]))
+    assert torch.equal(alone, out[1:2])  # an image's window does not depend on its batch
+    with pytest.raises(ConfigError, match="fraction of the image side"):
+        RandomCrop(start=1.5)
