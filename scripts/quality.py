@@ -37,8 +37,8 @@ from lit_actmax.augment import Compose, MultiCrop, Pad, lucid_multicrop_transfor
 from lit_actmax.evaluate import robust_class_scores, robust_objective_scores
 from lit_actmax.image_stats import total_variation_per_pixel as total_variation
 from lit_actmax.models import Backbone, load_backbone
-from lit_actmax.objectives import Objective
 from lit_actmax.numerics import Numerics
+from lit_actmax.objectives import Objective
 from lit_actmax.params import Fourier, ImageParam, Maco, Pixel
 from lit_actmax.report import contact_sheet
 from lit_actmax.rundir import atomic_write_text, save_png

@@ -1,6 +1,5 @@
-import torch
-
 import pytest
+import torch
 
 from lit_actmax.augment import (
     Compose,
