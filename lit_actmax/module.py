@@ -98,8 +98,10 @@ class ActMaxModule(pl.LightningModule):
         objective_kind: with units across layers, the objective of every layer: ``"auto"`` (``ClassLogit`` for
             ``output``, ``Channel`` elsewhere), ``"channel"``, ``"neuron"`` (the centre) or ``"class"``.
         regularizers: penalties subtracted from the objective (e.g. ``TotalVariation(0.05)``).
-        param: image parameterization (default ``Fourier()``: Lucid's decorrelated Fourier images).
-        transforms: per-step augmentation (default: Lucid's standard set); ``Compose([])`` for none.
+        param: image parameterization (default ``Fourier(decay_power=1.5)``: decorrelated Fourier images with a
+            photograph-like spectrum, :func:`~lit_actmax.params.default_param`).
+        transforms: per-step augmentation (default :func:`~lit_actmax.augment.natural_transforms`: mirrored Lucid
+            geometry and one native-resolution window per step); ``Compose([])`` for none.
         size: side of the rendered images in pixels (or ``[h, w]``).
         batch_size: images optimized together (memory is bounded by this, not by the number of units).
         variants: images per unit (e.g. with a ``Diversity`` term); a unit's variants share a batch.
@@ -107,7 +109,7 @@ class ActMaxModule(pl.LightningModule):
         epochs: epochs per group of units; total steps per unit = ``steps_per_epoch * epochs``.
         seed: base seed; a unit's image depends only on (config, seed, unit id).
         optimizer: a factory ``params -> Optimizer`` (LightningCLI: ``class_path``/``init_args``);
-            default Adam(lr=0.05).
+            default Adam(lr=0.02).
         weights: torchvision weights name (``"DEFAULT"``, ``"IMAGENET1K_V1"``, ``None``).
         checkpoint_class: the LightningModule class of a ``.ckpt`` backbone.
         input_size: resize augmented images to this side before the backbone (None: feed as they are).

@@ -27,6 +27,7 @@ __all__ = [
     "ImageParam",
     "Pixel",
     "Fourier",
+    "default_param",
     "COLOR_CORRELATION_SVD_SQRT",
     "decorrelated_to_rgb",
     "rgb_to_decorrelated",
@@ -219,6 +220,13 @@ class Fourier(ImageParam):
         self.size, self.count = size, x.shape[0]
         spectrum = torch.fft.rfft2(x * self.MAGIC, norm="ortho") / self.scale
         self.spectrum.data = torch.view_as_real(spectrum).to(self.spectrum.dtype).contiguous()
+
+
+def default_param() -> Fourier:
+    """The library's default image: ``Fourier(decay_power=1.5)``. Steeper than Lucid's 1/f, it keeps the high
+    frequencies near photograph level at 224 px with :func:`~lit_actmax.augment.natural_transforms` and Adam 0.02
+    (docs/compare.md)."""
+    return Fourier(decay_power=1.5)
 
 
 def hermitian_part(spectrum: torch.Tensor, width: int, sign: float = 1.0) -> torch.Tensor:

@@ -23,13 +23,13 @@ import torch
 from torch import nn
 
 from .accentuate import load_image
-from .augment import Transform, lucid_transforms, set_progress
+from .augment import Transform, natural_transforms, set_progress
 from .errors import ActMaxError, ConfigError, DivergenceError
 from .layouts import LayerLayout
 from .models import Backbone, freeze
 from .objectives import ClassLogit, Objective, RenderBatch, merge_stated_layouts
 from .optim import OptimizerFactory, default_optimizer
-from .params import Fourier, ImageParam, as_size
+from .params import ImageParam, as_size, default_param
 from .probe import LayerProbe
 from .seeding import STREAM_AUGMENT, STREAM_INIT, unit_generators
 from .speed import compile_probe
@@ -103,8 +103,9 @@ class Renderer(nn.Module):
         backbone: the loaded backbone (:func:`~lit_actmax.models.load_backbone`); frozen and in eval mode.
         objective: what to maximize per image (default ``ClassLogit()``).
         regularizers: terms subtracted from the objective.
-        param: image parameterization (default ``Fourier()``).
-        transforms: per-step augmentation (default Lucid's set); ``Compose([])`` for none.
+        param: image parameterization (default :func:`~lit_actmax.params.default_param`: ``Fourier(decay_power=1.5)``).
+        transforms: per-step augmentation (default :func:`~lit_actmax.augment.natural_transforms`); ``Compose([])``
+            for none.
         size: side of the images (or ``(h, w)``).
         steps: optimizer steps per image; scheduled transforms follow ``step / (steps - 1)``.
         seed: base seed of every random draw.
@@ -135,8 +136,8 @@ class Renderer(nn.Module):
         self.preprocess = backbone.preprocess
         self.objective = objective if objective is not None else ClassLogit()
         self.regularizers = nn.ModuleList(regularizers)
-        self.param = param if param is not None else Fourier()
-        self.transforms = transforms if transforms is not None else lucid_transforms()
+        self.param = param if param is not None else default_param()
+        self.transforms = transforms if transforms is not None else natural_transforms()
         self.size = as_size(size)
         self.steps, self.seed = int(steps), int(seed)
         self.input_size = None if input_size is None else as_size(input_size)
@@ -437,7 +438,7 @@ class Renderer(nn.Module):
         self, steps: int, optimizer_factory: OptimizerFactory | None = None,
         step_context: Callable[[int], ContextManager[Any]] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Optimize the current group (:meth:`start`) for ``steps`` steps with a fresh optimizer (default Adam 0.05)
+        """Optimize the current group (:meth:`start`) for ``steps`` steps with a fresh optimizer (default Adam 0.02)
         and return :meth:`final_images`. ``step_context(step)``: a context each step's forward and backward run in
         (e.g. ``redirect_relus`` for the first steps). The Trainer's loop is the same, with callbacks between epochs."""
         optimizer = (optimizer_factory or default_optimizer)(self.param.parameters())

@@ -60,8 +60,10 @@ __all__ = ["Renderer", "PreprocessedModel", "draw_classes", "peers_available", "
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT / ".peers"
 #: lit_actmax methods of scripts/quality.py rendered here besides the default (the quickstart's).
-LIT_METHODS = [quality.DEFAULT_METHOD, "fourier", "fourier+crops+reflectpad", "fourier+crops+lowlr",
-               "fourier+crops+wide"]
+LIT_METHODS = [quality.DEFAULT_METHOD, "fourier+crops"]
+
+#: The name of the default method's row.
+DEFAULT_LABEL = "lit_actmax default"
 
 #: A renderer: (backbone spec, backbone, classes, steps, size, seed) -> (N, 3, size, size) images in [0, 1].
 RenderFn = Callable[[str, Backbone, list[int], int, int, int], torch.Tensor]
@@ -143,8 +145,9 @@ def lit_renderer(method_name: str) -> Renderer:
         images, _, _ = quality.render(spec, ClassLogit(), classes, method, steps, size, seed)
         return images
 
-    label = "lit_actmax default" if method_name == quality.DEFAULT_METHOD else f"lit_actmax {method_name}"
-    return Renderer(f"{label}", render, f"`{method_name}` of scripts/quality.py: {method.note}, Adam {method.lr}",
+    label = DEFAULT_LABEL if method_name == quality.DEFAULT_METHOD else f"lit_actmax {method_name}"
+    return Renderer(f"{label}", render, f"`{method_name}` of scripts/quality.py: {method.note}; "
+                    f"{getattr(method.optimizer, '__name__', 'optimizer')} lr {method.lr}",
                     _version("lit_actmax"))
 
 
@@ -190,20 +193,36 @@ def dreams_render(spec: str, backbone: Backbone, classes: list[int], steps: int,
         return torch.cat([p.postprocess(device="cpu") for p in result.image_params]).float()
 
 
-def renderers(peers: bool = True) -> list[Renderer]:
-    """lit_actmax's methods, then the peers (when ``peers``)."""
-    methods = [lit_renderer(name) for name in LIT_METHODS]
-    if peers:
-        methods += [
-            Renderer("lucent", lucent_render, "`render_vis` defaults: `param.image(size, batch=B)` (FFT, decorrelated, "
-                     "sd 0.01), Adam 0.05, `standard_transforms` (pad 12 constant 0.5, jitter 8, scale 0.9-1.1, rotate "
-                     "+-10, jitter 4), one view per step; `preprocess=False` (the wrapper normalizes for lite0)",
-                     _version("torch-lucent")),
-            Renderer("torch-dreams", dreams_render, "`Dreamer.render` defaults: `AutoImageParam` (FFT, decorrelated, "
-                     "sd 0.01) per image, AdamW lr 9e-3, grad-norm clip 1.0, RandomAffine(15 deg), random resize "
-                     "0.5-1.2, one view per step; its ImageNet normalization undone", _version("torch-dreams")),
-        ]
-    return methods
+PEER_NAMES = ["lucent", "torch-dreams"]
+
+
+def method_names() -> list[str]:
+    """Every name ``--methods`` accepts: scripts/quality.py's methods and candidates, then the peers."""
+    return [m.name for m in quality.METHODS + quality.CANDIDATE_METHODS] + PEER_NAMES
+
+
+def renderers(peers: bool = True, names: Sequence[str] | None = None) -> list[Renderer]:
+    """The methods called ``names`` (default: :data:`LIT_METHODS`, then the peers when ``peers``), in that order."""
+    names = list(names) if names else LIT_METHODS + (PEER_NAMES if peers else [])
+    unknown = [n for n in names if n not in method_names()]
+    if unknown:
+        raise SystemExit(f"unknown method(s) {unknown}; choose from {method_names()}")
+    peer_renderers = {r.name: r for r in peer_list()}
+    return [peer_renderers[n] if n in PEER_NAMES else lit_renderer(n) for n in names
+            if n not in PEER_NAMES or peers]
+
+
+def peer_list() -> list[Renderer]:
+    """The peers with their settings and installed versions."""
+    return [
+        Renderer("lucent", lucent_render, "`render_vis` defaults: `param.image(size, batch=B)` (FFT, decorrelated, "
+                 "sd 0.01), Adam 0.05, `standard_transforms` (pad 12 constant 0.5, jitter 8, scale 0.9-1.1, rotate "
+                 "+-10, jitter 4), one view per step; `preprocess=False` (the wrapper normalizes for lite0)",
+                 _version("torch-lucent")),
+        Renderer("torch-dreams", dreams_render, "`Dreamer.render` defaults: `AutoImageParam` (FFT, decorrelated, "
+                 "sd 0.01) per image, AdamW lr 9e-3, grad-norm clip 1.0, RandomAffine(15 deg), random resize "
+                 "0.5-1.2, one view per step; its ImageNet normalization undone", _version("torch-dreams")),
+    ]
 
 
 def draw_classes(n: int, seed: int, num_classes: int) -> list[int]:
@@ -256,6 +275,72 @@ def timing_table(methods: Sequence[Renderer], timings: dict[str, list[float]], t
         lines.append(f"| {m.name} | {med * 1000:.0f} | {', '.join(f'{x * 1000:.0f}' for x in t)} | {ratio} | "
                      f"{med * steps:.1f} |")
     return lines
+
+
+def time_to_picture(methods: Sequence[Renderer], spec: str, backbone: Backbone, judge: Backbone, classes: list[int],
+                    budgets: Sequence[int], steps: int, results: dict[str, Scores], size: int, seed: int) -> list[str]:
+    """Markdown lines: each method renders ``classes`` again at every budget below ``steps`` (a complete run of that
+    many steps, schedules included); per class, the first budget at which the judge ranks it top-1 on at least half of
+    the views; the median over classes of that budget's seconds per unit ("never": not at ``steps`` either)."""
+    budgets = sorted(b for b in set(budgets) if b < steps)
+    n = len(classes)
+    lines = [f"Time to a good picture: the first {n} classes rendered again with {', '.join(map(str, budgets))} "
+             f"steps (each a complete run), besides the {steps}-step run above. A class is *recognized* at a budget "
+             "when the judge ranks it top-1 on at least half of the views; *time to top-1* is the median over the "
+             "classes of the seconds per unit of the first budget that does it (never: not even at the full budget).",
+             "", "| method | " + " | ".join(f"{b} steps: s / unit; recognized" for b in budgets + [steps])
+             + " | median time to top-1 (s / unit) |", "|---|" + "---:|" * (len(budgets) + 2)]
+    for m in methods:
+        cells, seconds, passed = [], [], []
+        for budget in budgets:
+            start = time.perf_counter()
+            images = m.render(spec, backbone, classes, budget, size, seed).detach().float().cpu().clamp(0, 1)
+            seconds.append((time.perf_counter() - start) / n)
+            passed.append([t >= 0.5 for t, _ in quality.transfer_rates(judge, images, classes, VIEWS_FOR_BUDGETS)])
+            quality.log(f"[budget {budget}] {m.name:<28} {sum(passed[-1])}/{n} recognized, {seconds[-1]:.1f} s / unit")
+        seconds.append(results[m.name].seconds / len(results[m.name].judge_top1))
+        passed.append([t >= 0.5 for t in results[m.name].judge_top1[:n]])
+        cells = [f"{sec:.1f}; {sum(p)}/{n}" for sec, p in zip(seconds, passed)]
+        firsts = sorted(next((seconds[i] for i in range(len(seconds)) if passed[i][c]), float("inf")) for c in range(n))
+        median = firsts[(n - 1) // 2]  # the lower median: a class count of either parity reads one budget
+        lines.append(f"| {m.name} | " + " | ".join(cells) + f" | {'never' if median == float('inf') else f'{median:.1f}'} |")
+    return lines
+
+
+#: Views per image for the time-to-picture table (the main table's ``--views`` default).
+VIEWS_FOR_BUDGETS = 16
+
+
+def _relative(target: Path, document: Path) -> str:
+    """The folder prefix that leads from ``document``'s folder to ``target``'s ('' when they share it)."""
+    import os
+
+    rel = os.path.relpath(Path(target).resolve().parent, Path(document).resolve().parent)
+    return "" if rel == "." else rel + "/"
+
+
+def class_table(method: Renderer, scores: Scores, classes: list[int], names: Sequence[str], judge_name: str) -> str:
+    """Markdown: one row per class of ``method``'s images (top-1 rates, hf share, TV, border ratio)."""
+    lines = [f"| class | name | lite0 top-1 rate | {judge_name} top-1 rate | hf share | TV / px | border / centre detail |",
+             "|---:|---|---:|---:|---:|---:|---:|"]
+    for i, c in enumerate(classes):
+        judged = f"{scores.judge_top1[i]:.2f}" if scores.judge_top1 else "-"
+        lines.append(f"| {c} | {names[c]} | {scores.lite0_top1[i]:.2f} | {judged} | {scores.hf[i]:.3f} | "
+                     f"{scores.tv[i]:.3f} | {scores.border[i]:.2f} |")
+    return "\n".join(lines)
+
+
+def write_panel_section(path: Path, section: str) -> None:
+    """Put ``section`` between scripts/quality.py's panel markers in ``path`` (appended, with markers, when they are
+    missing)."""
+    text = path.read_text() if path.is_file() else ""
+    start, end = quality.PANEL_START, quality.PANEL_END
+    block = f"{start}\n{section.rstrip()}\n{end}"
+    if start in text and end in text:
+        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    atomic_write_text(path, text)
 
 
 def photo_reference(size: int, border: int) -> str | None:
@@ -311,7 +396,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=8, help="classes per render call (every method alike)")
     parser.add_argument("--views", type=int, default=16, help="random views per image for the top-1 rates")
     parser.add_argument("--judge", default="lite2", help="independent judge backbone ('none': skip)")
-    parser.add_argument("--methods", nargs="+", help="only these method names (default: all)")
+    parser.add_argument("--methods", nargs="+", metavar="NAME",
+                        help="methods to render, by name: scripts/quality.py's methods and candidates, lucent, "
+                        "torch-dreams (default: %s and the peers)" % ", ".join(LIT_METHODS))
+    parser.add_argument("--budgets", type=int, nargs="*", default=[32, 64, 128],
+                        help="step budgets of the time-to-picture table (first batch of classes; none: skip)")
+    parser.add_argument("--panel-into", type=Path,
+                        help="also write the default method's per-class table as a section of this file (e.g. "
+                        "docs/quality.md)")
     parser.add_argument("--no-peers", action="store_true", help="only lit_actmax's methods")
     parser.add_argument("--timing-rounds", type=int, default=3,
                         help="extra timed renders of the first batch per method, method order rotated each round")
@@ -331,9 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing = {} if args.no_peers else peers_available()
     for name, why in missing.items():
         quality.log(f"peer {name} skipped: {why}")
-    methods = [m for m in renderers(not args.no_peers) if m.name not in missing]
-    if args.methods:
-        methods = [m for m in methods if m.name in args.methods]
+    methods = [m for m in renderers(not args.no_peers, args.methods) if m.name not in missing]
     backbone = load_backbone(spec)
     judge = quality.load_judge(args.judge, args.quick)
     judge_name = None if judge is None else ("tiny judge" if args.quick else args.judge)
@@ -356,12 +446,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             quality.log(f"{m.name:<28} classes {batch}: {took:6.1f} s")
     timings = time_methods(methods, spec, backbone, classes[:args.batch], args.timing_rounds, args.timing_steps,
                            args.size, args.seed)
+    budget_lines = (time_to_picture(methods, spec, backbone, judge, classes[:args.batch], args.budgets, args.steps,
+                                    results, args.size, args.seed) if args.budgets and judge is not None else [])
     names = backbone.class_names or [str(c) for c in range(num_classes)]
     sheets = []
     for m in methods:
         sheet = quality.tensor_sheet(results[m.name].images, [f"{c} {names[c]}" for c in classes],
                                      tile=min(args.size, 160))
-        name = quality.sheet_name("compare", m.name.replace(" ", "_"))
+        name = quality.sheet_name(args.out.stem, m.name.replace(" ", "_"))
         save_png(args.out.parent / name, sheet)
         sheets.append(f"[{m.name}]({name})")
     text = table(methods, results, args.steps, judge_name, photo_reference(args.size, border) if not args.quick else None)
@@ -377,6 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "interleaved per batch.", "",
         text, "",
         *timing_table(methods, timings, args.timing_steps, args.steps, len(classes[:args.batch])), "",
+        *budget_lines, "",
         f"*s / unit*: wall-clock seconds of the render calls divided by the number of classes (lit_actmax: including "
         f"its Trainer set-up); *s / unit-step*: the same per optimizer step. *Top-1*: mean over classes of the share "
         f"of {args.views} random views (shift +-10%, zoom 0.8-1.2, rotation +-10 degrees; the views of "
@@ -394,9 +487,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         "test stack into the env; lucent needs kornia <= 0.4.1; torch-dreams imports cv2); IPython is stubbed.", "",
         "Images: " + ", ".join(sheets), "",
     ]
+    default = next((m for m in methods if m.name == DEFAULT_LABEL), None)
+    per_class = ""
+    if default is not None:
+        per_class = class_table(default, results[default.name], classes, names, judge_name or "judge")
+        doc += [f"## Per class: {default.name}", "", per_class, ""]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, "\n".join(doc))
     quality.log(f"wrote {args.out}")
+    if args.panel_into is not None and default is not None:
+        scores = results[default.name]
+        recognized = sum(t >= 0.5 for t in scores.judge_top1)
+        sheet = next(x for x in sheets if x.startswith(f"[{default.name}]"))
+        link = Path(args.out).name
+        section = [
+            f"## B3. The default method on {len(classes)} random classes at {args.size} px", "",
+            f"Drawn with `random.Random({args.seed})` from all {num_classes} classes (not picked), rendered by "
+            f"`{command}` in the run that wrote [{link}]({link}) ({quality.DEFAULT_METHOD} of scripts/quality.py, "
+            f"{args.steps} steps, {args.batch} classes per batch). {judge_name or 'The judge'} ranks "
+            f"{recognized}/{len(classes)} classes top-1 on at least half of {args.views} random views; medians: hf share "
+            f"{statistics.median(scores.hf):.3f}, TV / px {statistics.median(scores.tv):.3f}, border / centre detail "
+            f"{statistics.median(scores.border):.2f}. Images: {sheet.replace('](', '](' + _relative(args.out, args.panel_into))}.",
+            "", per_class, "",
+        ]
+        write_panel_section(args.panel_into, "\n".join(section))
+        quality.log(f"wrote the panel section of {args.panel_into}")
     return 0
 
 

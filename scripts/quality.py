@@ -33,7 +33,18 @@ from typing import Callable, Sequence
 import torch
 
 from lit_actmax import ActMaxModule, Channel, ClassLogit
-from lit_actmax.augment import Compose, MultiCrop, Pad, lucid_multicrop_transforms, lucid_transforms
+from lit_actmax.augment import (
+    Compose,
+    Jitter,
+    MultiCrop,
+    Pad,
+    RandomCrop,
+    RandomRotate,
+    RandomScale,
+    lucid_multicrop_transforms,
+    lucid_transforms,
+    natural_transforms,
+)
 from lit_actmax.evaluate import robust_class_scores, robust_objective_scores
 from lit_actmax.image_stats import total_variation_per_pixel as total_variation
 from lit_actmax.models import Backbone, load_backbone
@@ -70,7 +81,9 @@ class Method:
     transforms: Callable[[], Compose]
     forwards_per_step: int = 1
     note: str = ""
-    optimizer: type[torch.optim.Optimizer] = torch.optim.Adam
+    optimizer: Callable[..., torch.optim.Optimizer] = torch.optim.Adam
+    #: a penalty subtracted from every objective the method renders (``objective - penalty()``), or None
+    penalty: Callable[[], Objective] | None = None
 
 
 def reflect_pad(transforms: Compose) -> Compose:
@@ -89,6 +102,13 @@ def wide_crops(transforms: Compose, start: tuple[float, float] = (0.9, 1.0), end
     return transforms
 
 
+def mirrored_lucid_transforms() -> Compose:
+    """Lucid's transforms with the mirror image instead of grey fill: pad 12 (reflect), jitter 8, scale 0.9-1.1 and
+    rotate +-10 (symmetric border), jitter 4."""
+    return Compose([Pad(12, mode="reflect"), Jitter(8), RandomScale(border="symmetric"),
+                    RandomRotate(border="symmetric"), Jitter(4)])
+
+
 CROPS_NOTE = "+ 2 crops/step (boxes 0.8-1.0 -> 0.6-0.9) + noise 0.02"
 METHODS = [
     Method("pixel", lambda: Pixel(), 0.05, lucid_transforms, note="sigmoid pixels, Adam 0.05"),
@@ -96,11 +116,14 @@ METHODS = [
            note=f"pixel {CROPS_NOTE}"),
     Method("fourier", lambda: Fourier(), 0.05, lucid_transforms, note="Lucid decorrelated Fourier, Adam 0.05"),
     Method("fourier+crops", lambda: Fourier(), 0.05, lucid_multicrop_transforms, forwards_per_step=2,
-           note=f"fourier {CROPS_NOTE} (default: the quickstart's)"),
+           note=f"fourier {CROPS_NOTE} (the default until issue 17)"),
     Method("maco", lambda: Maco(), 1.0, lucid_transforms, optimizer=torch.optim.NAdam,
            note="phase only, shipped spectrum, NAdam 1.0 (the authors' optimizer)"),
     Method("maco+crops", lambda: Maco(), 1.0, lucid_multicrop_transforms, forwards_per_step=2,
            optimizer=torch.optim.NAdam, note=f"maco {CROPS_NOTE}"),
+    Method("natural", lambda: Fourier(decay_power=1.5), 0.02, natural_transforms,
+           note="Fourier(decay_power=1.5), natural_transforms(): mirrored pad 12, jitter 8, mirrored "
+           "scale/rotate, one native-resolution window 1.0 -> 0.6 of the side overhanging into the mirror image"),
 ]
 #: Candidates for issue 17 (natural spectra, no faded frame at 224 px): not in part A's table; ``--panel-methods``
 #: and scripts/compare.py render them by name.
@@ -112,9 +135,32 @@ CANDIDATE_METHODS = [
            note="fourier+crops at Adam 0.01 (torch-dreams' small steps: fewer high frequencies?)"),
     Method("fourier+crops+wide", lambda: Fourier(), 0.05, lambda: wide_crops(lucid_multicrop_transforms()),
            forwards_per_step=2, note="fourier+crops with boxes 0.9-1.0 -> 0.8-1.0: the frame stays in most views"),
+    Method("fourier+mirror", lambda: Fourier(), 0.05, mirrored_lucid_transforms,
+           note="fourier with Lucid's geometry mirrored at the border (pad reflect, affine symmetric)"),
+    Method("fourier+mirror+decay1.5", lambda: Fourier(decay_power=1.5), 0.05, mirrored_lucid_transforms,
+           note="fourier+mirror with spectrum scale 1/f^1.5 (fewer high frequencies)"),
+    Method("fourier+mirror+decay2", lambda: Fourier(decay_power=2.0), 0.05, mirrored_lucid_transforms,
+           note="fourier+mirror with spectrum scale 1/f^2"),
+    Method("fourier+mirror+decay1.5+lr0.02", lambda: Fourier(decay_power=1.5), 0.02,
+           mirrored_lucid_transforms, note="fourier+mirror+decay1.5 at Adam 0.02"),
+    Method("natural+lr0.05", lambda: Fourier(decay_power=1.5), 0.05, natural_transforms,
+           note="natural at Adam 0.05"),
+    Method("natural+lr0.03", lambda: Fourier(decay_power=1.5), 0.03, natural_transforms,
+           note="natural at Adam 0.03"),
+    Method("natural-pad", lambda: Fourier(decay_power=1.5), 0.02,
+           lambda: Compose([RandomScale(border="symmetric"), RandomRotate(border="symmetric"),
+                            RandomCrop(1.0, 0.6, overhang=True)]),
+           note="natural without the mirrored pad 12 and jitter 8"),
+    Method("natural-overhang", lambda: Fourier(decay_power=1.5), 0.02,
+           lambda: Compose([*natural_transforms().transforms[:-1], RandomCrop(1.0, 0.6)]),
+           note="natural with windows inside the image (no overhang)"),
 ]
-#: The quickstart's method (``configs/quickstart.yaml``; a test checks they agree), which part B checks.
-DEFAULT_METHOD = "fourier+crops"
+#: The library's default and the quickstart's method (``configs/quickstart.yaml``; a test checks they agree),
+#: which part B checks.
+DEFAULT_METHOD = "natural"
+#: Markers of the section scripts/compare.py writes into this script's document (``--panel-into``): the random
+#: class panel, which this script keeps when it rewrites the file.
+PANEL_START, PANEL_END = "<!-- compare.py random panel: start -->", "<!-- compare.py random panel: end -->"
 #: Seed of the random views every image is judged on (by lite0 and by the transfer judge alike).
 VIEW_SEED = 1234
 
@@ -147,6 +193,8 @@ def render(backbone: str, objective: Objective, units: list[int], method: Method
     """Render ``units`` with ``method`` through the Lightning Trainer; (N, 3, H, W) images, module, seconds."""
     import pytorch_lightning as pl
 
+    if method.penalty is not None:
+        objective = objective - method.penalty()
     module = ActMaxModule(
         backbone=backbone, objective=objective, units=units, param=method.param(), transforms=method.transforms(),
         size=size, batch_size=len(units), steps_per_epoch=steps, epochs=1, seed=seed, save_outputs=False,
@@ -333,6 +381,15 @@ def part_b(backbone: str, panel: list[tuple[int, str]], steps: int, size: int, v
     return "\n".join(lines), passed / len(panel), images, took
 
 
+def kept_panel(path: Path) -> str:
+    """The section scripts/compare.py wrote into ``path`` between :data:`PANEL_START` and :data:`PANEL_END`, markers
+    included ('' when there is none)."""
+    text = path.read_text() if path.is_file() else ""
+    if PANEL_START not in text or PANEL_END not in text:
+        return ""
+    return text[text.index(PANEL_START):text.index(PANEL_END) + len(PANEL_END)]
+
+
 def tensor_sheet(images: Sequence[torch.Tensor], labels: Sequence[str], tile: int):
     """:func:`contact_sheet` of (3, H, W) tensors (written to a temporary folder first)."""
     import tempfile
@@ -435,6 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             table, "", f"Images: [{image_name}]({image_name})", "",
         ]
     doc += [f"Total time: {time.perf_counter() - started:.0f} s.", ""]
+    doc += [kept_panel(args.out), ""] if kept_panel(args.out) else []
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, "\n".join(doc))
     log(f"wrote {args.out}")

@@ -110,7 +110,7 @@ def test_a_zoomed_out_view_mirrors_the_image_instead_of_grey_when_asked():
 
 def test_random_crop_shrinks_on_schedule_and_keeps_pixels_as_they_are():
     x = torch.arange(400.0).view(1, 1, 20, 20).repeat(2, 3, 1, 1)
-    crop = RandomCrop(start=1.0, end=0.5)
+    crop = RandomCrop(start=1.0, end=0.5, multiple=1)
     assert crop(x, gens([0, 1])).shape == (2, 3, 20, 20)  # progress 0: the whole image
     set_progress(crop, 0.5)
     assert crop.side(20) == 15
@@ -124,3 +124,20 @@ def test_random_crop_shrinks_on_schedule_and_keeps_pixels_as_they_are():
     assert torch.equal(alone, out[1:2])  # an image's window does not depend on its batch
     with pytest.raises(ConfigError, match="fraction of the image side"):
         RandomCrop(start=1.5)
+    # by default sides are multiples of 8 (lite0's CPU kernels depend on the batch at some other sizes)
+    assert [RandomCrop(1.0, 0.6).side(240, p) for p in (0.0, 0.5, 1.0)] == [240, 192, 144]
+    assert RandomCrop(0.6, 0.6).side(100) == 64 and RandomCrop(0.03, 0.03).side(100) == 3
+
+
+def test_overhanging_windows_reach_past_the_edge_into_the_mirror_image():
+    x = torch.arange(400.0).view(1, 1, 20, 20).repeat(64, 3, 1, 1)
+    crop = RandomCrop(start=0.5, end=0.5, overhang=True, multiple=1)
+    out = crop(x, gens(range(64)))
+    assert out.shape == (64, 3, 10, 10)
+    padded = torch.nn.functional.pad(x[:1], [5] * 4, mode="reflect")[0]
+    for b in range(64):  # every window is a window of the mirrored image
+        assert any(torch.equal(out[b], padded[:, oy:oy + 10, ox:ox + 10]) for oy in range(21) for ox in range(21))
+    # corners: some windows hold the image's corner pixel (value 0) in their interior, mirrored around it
+    assert any(bool((out[b, 0, 1:-1, 1:-1] == 0).any()) for b in range(64))
+    inside = RandomCrop(start=0.5, end=0.5, multiple=1)(x, gens(range(64)))
+    assert not any(bool((inside[b, 0, 1:-1, 1:-1] == 0).any()) for b in range(64))

@@ -99,15 +99,23 @@ def test_maco_sweep_only_takes_exact_names_or_prefixes():
 
 @pytest.mark.slow
 def test_the_quickstart_is_the_default_method_part_b_checks(same_transforms):
-    """configs/quickstart.yaml spells out the method scripts/quality.py checks in part B (its DEFAULT_METHOD)."""
+    """configs/quickstart.yaml spells out the method scripts/quality.py checks in part B (its DEFAULT_METHOD), which
+    is also what ActMaxModule uses when no param, transforms or optimizer is given."""
     from lit_actmax.lightning_cli import ActMaxCLI
 
     quality = load_script()
     method = quality.method_named(quality.DEFAULT_METHOD)
-    module = ActMaxCLI(args=["--config", str(ROOT / "configs" / "quickstart.yaml")], run=False).model
-    assert type(module.renderer.param) is type(method.param())
-    assert module.optimizer_factory(module.renderer.param.parameters()).defaults["lr"] == method.lr
-    assert same_transforms(module.renderer.transforms, method.transforms())
+    from lit_actmax import ActMaxModule, Channel
+
+    quickstart = ActMaxCLI(args=["--config", str(ROOT / "configs" / "quickstart.yaml")], run=False).model
+    defaults = ActMaxModule(backbone="lit_actmax.testing:tiny_backbone", objective=Channel("features.2"), units=[0],
+                            save_outputs=False)  # the library's defaults are the same method
+    for module in (quickstart, defaults):
+        assert type(module.renderer.param) is type(method.param())
+        assert module.renderer.param.decay_power == method.param().decay_power
+        assert module.optimizer_factory(module.renderer.param.parameters()).defaults["lr"] == method.lr
+        assert isinstance(module.optimizer_factory(module.renderer.param.parameters()), method.optimizer)
+        assert same_transforms(module.renderer.transforms, method.transforms())
 
 
 def test_maco_reference_start_keeps_the_phase_at_unit_deviation_and_the_magnitude_exact():

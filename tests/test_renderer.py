@@ -7,6 +7,7 @@ import torch
 
 from lit_actmax import ActMaxModule, Channel, ClassLogit, ConfigError, Renderer, TotalVariation, UnitSchedule
 from lit_actmax.callbacks import KeepImages
+from lit_actmax.optim import default_optimizer
 from lit_actmax.testing import tiny_backbone
 from lit_actmax.unit_schedule import UnitImage
 
@@ -23,7 +24,7 @@ def plain_loop(units: tuple[int, ...], objective, regularizers, batch_size: int,
     try:
         for group in schedule.groups:
             renderer.start(group)
-            optimizer = torch.optim.Adam(renderer.param.parameters(), lr=0.05)
+            optimizer = default_optimizer(renderer.param.parameters())  # the module's default, Adam 0.02
             for step in range(schedule.steps_per_unit):
                 optimizer.zero_grad()
                 renderer.loss(step).loss.backward()
