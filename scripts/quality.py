@@ -121,13 +121,13 @@ METHODS = [
            note="phase only, shipped spectrum, NAdam 1.0 (the authors' optimizer)"),
     Method("maco+crops", lambda: Maco(), 1.0, lucid_multicrop_transforms, forwards_per_step=2,
            optimizer=torch.optim.NAdam, note=f"maco {CROPS_NOTE}"),
+]
+#: Issue 17's winner (``natural``, the default) and the candidates it was chosen from (natural spectra, no faded
+#: frame at 224 px): not in part A's table; ``--panel-methods`` and scripts/compare.py render them by name.
+CANDIDATE_METHODS = [
     Method("natural", lambda: Fourier(decay_power=1.5), 0.02, natural_transforms,
            note="Fourier(decay_power=1.5), natural_transforms(): mirrored pad 12, jitter 8, mirrored "
            "scale/rotate, one native-resolution window 0.8 -> 0.4 of the side overhanging into the mirror image"),
-]
-#: Candidates for issue 17 (natural spectra, no faded frame at 224 px): not in part A's table; ``--panel-methods``
-#: and scripts/compare.py render them by name.
-CANDIDATE_METHODS = [
     Method("fourier+crops+reflectpad", lambda: Fourier(), 0.05, lambda: reflect_pad(lucid_multicrop_transforms()),
            forwards_per_step=2, note="fourier+crops with Pad(12, mode='reflect'): the frame sees image, not grey fill "
            "(candidate for issue 17's faded frame)"),
