@@ -12,7 +12,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_flamingo_is_top1_for_lite0_under_random_views(make_trainer):
-    module = ActMaxModule(backbone="lite0", units=[130], size=128, batch_size=1, steps_per_epoch=32, epochs=4,
+    """The default method at the size and steps it is made for (224 px, 256 steps, as the quickstart)."""
+    module = ActMaxModule(backbone="lite0", units=[130], size=224, batch_size=1, steps_per_epoch=64, epochs=4,
                           save_outputs=False)
     make_trainer().fit(module)
     finished = module.last_finished

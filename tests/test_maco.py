@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lit_actmax import ActMaxModule, Channel, ConfigError
+from lit_actmax.augment import lucid_transforms
 from lit_actmax.params import Maco, hermitian_phase, rgb_to_decorrelated
 from lit_actmax.seeding import STREAM_INIT, unit_generators
 from lit_actmax.spectrum import (
@@ -205,7 +206,7 @@ def test_spectrum_slope_separates_noise_from_natural_statistics():
 
 def test_maco_renders_in_the_module(tmp_path, make_trainer):
     options = dict(backbone=TINY, objective=Channel("features.2"), units=[1, 4], size=32, batch_size=2, epochs=1,
-                   save_outputs=False, optimizer=lambda p: torch.optim.Adam(p, lr=1.0))
+                   save_outputs=False, optimizer=lambda p: torch.optim.Adam(p, lr=1.0), transforms=lucid_transforms())
     before = ActMaxModule(param=Maco(), steps_per_epoch=1, **options)
     make_trainer(max_epochs=1).fit(before)
     after = ActMaxModule(param=Maco(), steps_per_epoch=60, **options)
