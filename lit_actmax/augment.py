@@ -40,6 +40,8 @@ __all__ = [
     "maco_transforms",
     "lucid_multicrop_transforms",
     "natural_transforms",
+    "SCHEDULES",
+    "check_schedule",
     "schedule",
     "set_progress",
     "per_row_generators",
@@ -209,15 +211,24 @@ def per_row_generators(images: torch.Tensor, generators: Sequence[torch.Generato
     return children
 
 
+#: The kinds of :func:`schedule`.
+SCHEDULES = ("linear", "cosine", "constant")
+
+
+def check_schedule(kind: str) -> str:
+    """``kind`` if it is one of :data:`SCHEDULES`; else a :class:`~lit_actmax.errors.ConfigError`."""
+    if kind not in SCHEDULES:
+        raise ConfigError(f"schedule must be 'linear', 'cosine' or 'constant', not {kind!r}.")
+    return kind
+
+
 def schedule(start: float, end: float, progress: float, kind: str = "linear") -> float:
     """A value going from ``start`` (progress 0) to ``end`` (progress 1): ``linear``, ``cosine`` or ``constant``."""
     t = min(max(float(progress), 0.0), 1.0)
-    if kind == "constant":
+    if check_schedule(kind) == "constant":
         return start
     if kind == "cosine":
         t = 0.5 * (1 - math.cos(math.pi * t))
-    elif kind != "linear":
-        raise ConfigError(f"schedule must be 'linear', 'cosine' or 'constant', not {kind!r}.")
     return start + (end - start) * t
 
 
@@ -257,8 +268,7 @@ class MultiCrop(Scheduled):
         for name, box in (("start", start), ("end", end)):
             if len(box) != 2 or not 0 < box[0] <= box[1] <= 1:
                 raise ConfigError(f"{name} must be a range (low, high) with 0 < low <= high <= 1, got {list(box)}.")
-        if schedule not in ("linear", "cosine", "constant"):
-            raise ConfigError(f"schedule must be 'linear', 'cosine' or 'constant', not {schedule!r}.")
+        check_schedule(schedule)
         self.crops, self.size = int(crops), (None if size is None else int(size))
         self.start, self.end = (float(start[0]), float(start[1])), (float(end[0]), float(end[1]))
         self.schedule = schedule
@@ -330,9 +340,7 @@ class RandomCrop(Scheduled):
         for name, value in (("start", start), ("end", end)):
             if not 0 < value <= 1:
                 raise ConfigError(f"RandomCrop {name} must be a fraction of the image side in (0, 1], got {value}.")
-        if schedule not in ("linear", "cosine", "constant"):
-            raise ConfigError(f"schedule must be 'linear', 'cosine' or 'constant', not {schedule!r}.")
-        self.start, self.end, self.schedule = float(start), float(end), schedule
+        self.start, self.end, self.schedule = float(start), float(end), check_schedule(schedule)
 
     def side(self, image_side: int, progress: float | None = None) -> int:
         """The window side in pixels for images whose shorter side is ``image_side``, at ``progress`` (default:
@@ -343,9 +351,8 @@ class RandomCrop(Scheduled):
 
     def forward(self, images: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
         side = self.side(min(images.shape[-2:]))
-        if self.overhang and side > 1:
-            pad = min(side // 2, min(images.shape[-2:]) - 1)  # reflect padding needs pad < the image side
-            images = F.pad(images, [pad] * 4, mode="reflect")
+        if self.overhang and side > 1:  # side <= the image side, so side // 2 is within what reflect padding takes
+            images = F.pad(images, [side // 2] * 4, mode="reflect")
         return random_crops(images, generators, side, side)
 
 

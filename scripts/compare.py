@@ -28,6 +28,7 @@ import datetime
 import functools
 import importlib.metadata
 import operator
+import os
 import random
 import statistics
 import sys
@@ -278,7 +279,8 @@ def timing_table(methods: Sequence[Renderer], timings: dict[str, list[float]], t
 
 
 def time_to_picture(methods: Sequence[Renderer], spec: str, backbone: Backbone, judge: Backbone, classes: list[int],
-                    budgets: Sequence[int], steps: int, results: dict[str, Scores], size: int, seed: int) -> list[str]:
+                    budgets: Sequence[int], steps: int, results: dict[str, Scores], size: int, seed: int,
+                    views: int) -> list[str]:
     """Markdown lines: each method renders ``classes`` again at every budget below ``steps`` (a complete run of that
     many steps, schedules included); per class, the first budget at which the judge ranks it top-1 on at least half of
     the views; the median over classes of that budget's seconds per unit ("never": not at ``steps`` either)."""
@@ -291,12 +293,12 @@ def time_to_picture(methods: Sequence[Renderer], spec: str, backbone: Backbone, 
              "", "| method | " + " | ".join(f"{b} steps: s / unit; recognized" for b in budgets + [steps])
              + " | median time to top-1 (s / unit) |", "|---|" + "---:|" * (len(budgets) + 2)]
     for m in methods:
-        cells, seconds, passed = [], [], []
+        seconds, passed = [], []
         for budget in budgets:
             start = time.perf_counter()
             images = m.render(spec, backbone, classes, budget, size, seed).detach().float().cpu().clamp(0, 1)
             seconds.append((time.perf_counter() - start) / n)
-            passed.append([t >= 0.5 for t, _ in quality.transfer_rates(judge, images, classes, VIEWS_FOR_BUDGETS)])
+            passed.append([t >= 0.5 for t, _ in quality.transfer_rates(judge, images, classes, views)])
             quality.log(f"[budget {budget}] {m.name:<28} {sum(passed[-1])}/{n} recognized, {seconds[-1]:.1f} s / unit")
         seconds.append(results[m.name].seconds / len(results[m.name].judge_top1))
         passed.append([t >= 0.5 for t in results[m.name].judge_top1[:n]])
@@ -307,14 +309,8 @@ def time_to_picture(methods: Sequence[Renderer], spec: str, backbone: Backbone, 
     return lines
 
 
-#: Views per image for the time-to-picture table (the main table's ``--views`` default).
-VIEWS_FOR_BUDGETS = 16
-
-
 def _relative(target: Path, document: Path) -> str:
     """The folder prefix that leads from ``document``'s folder to ``target``'s ('' when they share it)."""
-    import os
-
     rel = os.path.relpath(Path(target).resolve().parent, Path(document).resolve().parent)
     return "" if rel == "." else rel + "/"
 
@@ -447,7 +443,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     timings = time_methods(methods, spec, backbone, classes[:args.batch], args.timing_rounds, args.timing_steps,
                            args.size, args.seed)
     budget_lines = (time_to_picture(methods, spec, backbone, judge, classes[:args.batch], args.budgets, args.steps,
-                                    results, args.size, args.seed) if args.budgets and judge is not None else [])
+                                    results, args.size, args.seed, args.views)
+                    if args.budgets and judge is not None else [])
     names = backbone.class_names or [str(c) for c in range(num_classes)]
     sheets = []
     for m in methods:

@@ -82,8 +82,6 @@ class Method:
     forwards_per_step: int = 1
     note: str = ""
     optimizer: Callable[..., torch.optim.Optimizer] = torch.optim.Adam
-    #: a penalty subtracted from every objective the method renders (``objective - penalty()``), or None
-    penalty: Callable[[], Objective] | None = None
 
 
 def reflect_pad(transforms: Compose) -> Compose:
@@ -145,8 +143,6 @@ CANDIDATE_METHODS = [
            mirrored_lucid_transforms, note="fourier+mirror+decay1.5 at Adam 0.02"),
     Method("natural+lr0.05", lambda: Fourier(decay_power=1.5), 0.05, natural_transforms,
            note="natural at Adam 0.05"),
-    Method("natural+lr0.03", lambda: Fourier(decay_power=1.5), 0.03, natural_transforms,
-           note="natural at Adam 0.03"),
     Method("natural-pad", lambda: Fourier(decay_power=1.5), 0.02,
            lambda: Compose([RandomScale(border="symmetric"), RandomRotate(border="symmetric"),
                             RandomCrop(0.8, 0.4, overhang=True)]),
@@ -197,8 +193,6 @@ def render(backbone: str, objective: Objective, units: list[int], method: Method
     """Render ``units`` with ``method`` through the Lightning Trainer; (N, 3, H, W) images, module, seconds."""
     import pytorch_lightning as pl
 
-    if method.penalty is not None:
-        objective = objective - method.penalty()
     module = ActMaxModule(
         backbone=backbone, objective=objective, units=units, param=method.param(), transforms=method.transforms(),
         size=size, batch_size=len(units), steps_per_epoch=steps, epochs=1, seed=seed, save_outputs=False,
