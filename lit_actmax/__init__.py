@@ -9,27 +9,31 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import moved
+
 __version__ = "0.1.0"
+
+moved.install()  # module paths of earlier releases (configs, checkpoints) keep importing: lit_actmax.moved
 
 #: public name -> the module that defines it
 _EXPORTS: dict[str, str] = {
-    **dict.fromkeys(["ActMaxModule"], "module"),
-    **dict.fromkeys(["Renderer", "StepOutput"], "renderer"),
-    **dict.fromkeys(["UnitSchedule", "UnitImage"], "unit_schedule"),
-    **dict.fromkeys(["FinishedUnits", "RunWriter", "UnitRecord", "RunSummary"], "rundir"),
+    **dict.fromkeys(["ActMaxModule"], "lightning.module"),
+    **dict.fromkeys(["Renderer", "StepOutput"], "core.renderer"),
+    **dict.fromkeys(["UnitSchedule", "UnitImage"], "core.schedule"),
+    **dict.fromkeys(["FinishedUnits", "RunWriter", "UnitRecord", "RunSummary"], "run.writer"),
     **dict.fromkeys(["ActMaxError", "ConfigError", "BackboneError", "ProbeError", "ShardError", "UnitSpecError"],
                     "errors"),
-    **dict.fromkeys(["Backbone", "load_backbone", "register_backbone"], "models"),
-    **dict.fromkeys(["LayerProbe", "list_layers"], "probe"),
+    **dict.fromkeys(["Backbone", "load_backbone", "register_backbone"], "backbones.registry"),
+    **dict.fromkeys(["LayerProbe", "list_layers"], "backbones.probe"),
     **dict.fromkeys(["Objective", "RenderBatch", "ClassLogit", "Channel", "Neuron", "Layer", "Direction", "Diversity"],
                     "objectives"),
-    **dict.fromkeys(["TotalVariation", "L1", "L2"], "regularizers"),
+    **dict.fromkeys(["TotalVariation", "L1", "L2"], "objectives.regularizers"),
     **dict.fromkeys(["ImageParam", "Pixel", "Fourier", "Maco"], "params"),
     **dict.fromkeys(["Compose", "Pad", "Jitter", "RandomScale", "RandomRotate", "RandomAffine", "MultiCrop", "Noise", "ColorJitter",
                      "lucid_transforms", "maco_transforms"], "augment"),
-    **dict.fromkeys(["ImageDistance"], "accentuate"),
-    **dict.fromkeys(["parse_units"], "units"),
-    **dict.fromkeys(["UnitParallelStrategy"], "strategy"),
+    **dict.fromkeys(["ImageDistance"], "objectives.image_distance"),
+    **dict.fromkeys(["parse_units"], "core.units"),
+    **dict.fromkeys(["UnitParallelStrategy"], "lightning.strategy"),
 }
 
 __all__ = sorted(_EXPORTS)
@@ -48,7 +52,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
-    from .accentuate import ImageDistance
     from .augment import (
         ColorJitter,
         Compose,
@@ -62,15 +65,16 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         lucid_transforms,
         maco_transforms,
     )
+    from .backbones.probe import LayerProbe, list_layers
+    from .backbones.registry import Backbone, load_backbone, register_backbone
+    from .core.renderer import Renderer, StepOutput
+    from .core.schedule import UnitImage, UnitSchedule
+    from .core.units import parse_units
     from .errors import ActMaxError, BackboneError, ConfigError, ProbeError, ShardError, UnitSpecError
-    from .models import Backbone, load_backbone, register_backbone
-    from .module import ActMaxModule
+    from .lightning.module import ActMaxModule
+    from .lightning.strategy import UnitParallelStrategy
     from .objectives import Channel, ClassLogit, Direction, Diversity, Layer, Neuron, Objective, RenderBatch
+    from .objectives.image_distance import ImageDistance
+    from .objectives.regularizers import L1, L2, TotalVariation
     from .params import Fourier, ImageParam, Maco, Pixel
-    from .probe import LayerProbe, list_layers
-    from .regularizers import L1, L2, TotalVariation
-    from .renderer import Renderer, StepOutput
-    from .rundir import FinishedUnits, RunSummary, RunWriter, UnitRecord
-    from .strategy import UnitParallelStrategy
-    from .unit_schedule import UnitImage, UnitSchedule
-    from .units import parse_units
+    from .run.writer import FinishedUnits, RunSummary, RunWriter, UnitRecord

@@ -1,7 +1,7 @@
 """Tiny backbones for tests and examples: built from a fixed seed, so every process builds the same weights.
 
 Use them through the generic spec form, e.g. ``"lit_actmax.testing:tiny_convnet"``. Plain PyTorch; the Lightning
-classifier built on :class:`TinyConvNet` is in :mod:`lit_actmax.testing_lightning`.
+classifier built on :class:`TinyConvNet` is in :mod:`lit_actmax.lightning.testing`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .models import Backbone, Normalize
+from .backbones.registry import Backbone, Normalize
 
 __all__ = ["seeded", "TinyConvNet", "tiny_convnet", "tiny_backbone", "shared_relu_net"]
 

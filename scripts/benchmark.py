@@ -62,15 +62,15 @@ import torch
 
 from lit_actmax import ActMaxModule, Channel, ClassLogit, Pixel
 from lit_actmax.augment import Compose, lucid_transforms
+from lit_actmax.backbones.probe import list_layers
+from lit_actmax.backbones.registry import load_backbone
 from lit_actmax.callbacks import ActMaxCallback, LargestBatch
-from lit_actmax.models import load_backbone
-from lit_actmax.numerics import Numerics
+from lit_actmax.core.numerics import Numerics
+from lit_actmax.core.schedule import UnitImage
+from lit_actmax.core.units import parse_units
+from lit_actmax.lightning.quiet import quiet_lightning
 from lit_actmax.params import Fourier
-from lit_actmax.probe import list_layers
-from lit_actmax.quiet import quiet_lightning
-from lit_actmax.rundir import FinishedUnits
-from lit_actmax.unit_schedule import UnitImage
-from lit_actmax.units import parse_units
+from lit_actmax.run.writer import FinishedUnits
 
 __all__ = ["Setting", "RenderResult", "time_trainer", "time_bare", "render_with_trainer", "render_plain_loop",
            "render_one_at_a_time", "main"]
@@ -699,7 +699,7 @@ def layer_selection_support() -> str | None:
 def sample_selection(selection: dict[str, Any], backbone: str, size: int, stride: int) -> dict[str, list[int]]:
     """Every ``stride``-th unit of each layer of ``selection`` (patterns resolved), so a slow loop over the sample
     has about the atlas's mix of shallow and deep layers."""
-    from lit_actmax.targets import resolve_units, select_layers
+    from lit_actmax.core.layer_selection import resolve_units, select_layers
 
     model = load_backbone(backbone).model
     infos = list_layers(model, torch.zeros(1, 3, size, size))

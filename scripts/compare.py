@@ -12,8 +12,8 @@ batch API). Peers get lite0 wrapped with its own preprocessing, so every tool fe
 sees the same normalization (lucent's own ImageNet normalization is off: ``preprocess=False``; torch-dreams'
 is undone with ``set_custom_normalization(nn.Identity())``). Otherwise peers keep their defaults.
 
-Each final image is judged by lite0's top-1 rate over random views (``lit_actmax.evaluate``, the views of
-``scripts/quality.py``), the independent lite2's top-1 rate on the same views, and ``lit_actmax.image_stats``:
+Each final image is judged by lite0's top-1 rate over random views (``lit_actmax.core.evaluate``, the views of
+``scripts/quality.py``), the independent lite2's top-1 rate on the same views, and ``lit_actmax.image.stats``:
 high-frequency share, total variation per pixel, border/centre detail and contrast ratios.
 
 The peers are benchmark-only extras (``pip install '.[compare]'``, or ``--no-deps`` into ``.peers/``, which this
@@ -46,15 +46,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402  (scripts/quality.py: methods, render, judges)
 
 from lit_actmax import ClassLogit  # noqa: E402
-from lit_actmax.evaluate import robust_class_scores  # noqa: E402
-from lit_actmax.image_stats import (  # noqa: E402
+from lit_actmax.backbones.registry import Backbone, load_backbone  # noqa: E402
+from lit_actmax.core.evaluate import robust_class_scores  # noqa: E402
+from lit_actmax.image.stats import (  # noqa: E402
     border_contrast_ratio,
     border_ratio,
     high_frequency_share,
     total_variation_per_pixel,
 )
-from lit_actmax.models import Backbone, load_backbone  # noqa: E402
-from lit_actmax.rundir import atomic_write_text, save_png  # noqa: E402
+from lit_actmax.run.writer import atomic_write_text, save_png  # noqa: E402
 
 __all__ = ["Renderer", "PreprocessedModel", "draw_classes", "peers_available", "main"]
 
@@ -475,7 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
            if judge is not None else "") + ". *hf share*: power of the mean-removed luminance above 0.25 "
         "cycles/pixel (mirrored FFT); *TV / px*: mean |vertical| + mean |horizontal| neighbour difference; *border / "
         f"centre*: mean luminance gradient magnitude (detail) and luminance std (contrast) in the outer {border} px "
-        "over the rest (`lit_actmax.image_stats`). Photographs: hf share about 0.01-0.025, TV about 0.05.", "",
+        "over the rest (`lit_actmax.image.stats`). Photographs: hf share about 0.01-0.025, TV about 0.05.", "",
         "Methods and versions:", "",
         *[f"- **{m.name}** ({m.version}): {m.settings}." for m in methods], "",
         "Peers are benchmark-only extras (`compare` in pyproject.toml). Installed here with "

@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from lit_actmax.spectrum import estimate_spectrum, magnitude_slope, save_spectrum
+from lit_actmax.params.spectrum import estimate_spectrum, magnitude_slope, save_spectrum
 
 #: Natural colour photographs that ship inside scikit-image (no download needed).
 SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "stereo_motorcycle")

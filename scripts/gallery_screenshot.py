@@ -54,8 +54,8 @@ def main() -> None:
         return
     from lit_actmax import ActMaxModule, ClassLogit
     from lit_actmax.callbacks import ActivationCurves, QualityMetrics, Transparency, WriteGallery
-    from lit_actmax.examples import find_examples, save_examples
-    from lit_actmax.quiet import quiet_lightning
+    from lit_actmax.lightning.dataset_examples import find_examples, save_examples
+    from lit_actmax.lightning.quiet import quiet_lightning
 
     quiet_lightning()
     try:
@@ -79,8 +79,8 @@ def main() -> None:
 
 def shoot(run_dir: Path, args: argparse.Namespace) -> None:
     """Build ``run_dir``'s gallery (and with ``--site`` its atlas site) and screenshot the pages."""
-    from lit_actmax.gallery import build_gallery, load_run
-    from lit_actmax.site import build_site, layer_page
+    from lit_actmax.html.gallery import build_gallery, load_run
+    from lit_actmax.html.site import build_site, layer_page
 
     page = build_gallery(run_dir)
     print(page.resolve().as_uri())

@@ -28,7 +28,7 @@ cd "$(dirname "$0")/.." || exit 1
 : > "$out/failures.txt"
 
 python=${PYTHON:-.venv/bin/python}
-imports="import torch, pytorch_lightning, lit_actmax.module"
+imports="import torch, pytorch_lightning, lit_actmax.lightning.module"
 if ! "$python" -c "$imports" 2>/dev/null; then
     echo "== make install" >&2
     if make install >&2 && .venv/bin/python -c "$imports"; then

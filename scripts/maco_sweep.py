@@ -31,7 +31,7 @@ import quality  # noqa: E402  (the sibling script: render, judge, methods)
 
 from lit_actmax import Channel  # noqa: E402
 from lit_actmax.params import Maco, decorrelated_to_rgb, squash  # noqa: E402
-from lit_actmax.spectrum import Spectrum, fft_frequencies, load_spectrum, magnitude_slope, save_spectrum  # noqa: E402
+from lit_actmax.params.spectrum import Spectrum, fft_frequencies, load_spectrum, magnitude_slope, save_spectrum  # noqa: E402
 
 
 class MacoMeanColour(Maco):

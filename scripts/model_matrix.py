@@ -129,7 +129,7 @@ def _block_outputs(model: nn.Module) -> set[str]:
 
 def pick_layers(model: nn.Module, infos) -> list[tuple[str, object]]:
     """(depth, LayerInfo) at about 25/50/85% of the layers with a layout; the nearest block output, if any."""
-    from lit_actmax.probe import OUTPUT
+    from lit_actmax.backbones.probe import OUTPUT
 
     listed = [i for i in infos if i.layout is not None and i.name != OUTPUT and i.calls == 1]
     blocks = _block_outputs(model)
@@ -179,9 +179,9 @@ def measure(backbone, layer_info, objective_name: str, unit: int, size: int, ste
     """Render one image for ``unit`` with the plain Renderer loop -> (start activation, end activation)."""
     from lit_actmax import Channel, Neuron, Renderer
     from lit_actmax.augment import Compose
+    from lit_actmax.backbones.redirect import redirect_relus
+    from lit_actmax.core.schedule import UnitImage
     from lit_actmax.params import Fourier
-    from lit_actmax.redirect import redirect_relus
-    from lit_actmax.unit_schedule import UnitImage
 
     objective = {"Channel": Channel, "Neuron": Neuron}[objective_name](layer_info.name)
     renderer = Renderer(backbone, objective, param=Fourier(), transforms=Compose([]), size=size, steps=steps,
@@ -202,7 +202,7 @@ def measure(backbone, layer_info, objective_name: str, unit: int, size: int, ste
 
 
 def run_arch(arch: str, size: int, steps: int, lr: float, seed: int = 0) -> list[Row]:
-    from lit_actmax.probe import list_layers
+    from lit_actmax.backbones.probe import list_layers
 
     spec, _ = spec_of(arch)
     backbone = build(arch, seed)
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "models.md", help="Markdown file to update")
     args = parser.parse_args(argv)
-    from lit_actmax.quiet import quiet_lightning
+    from lit_actmax.lightning.quiet import quiet_lightning
 
     quiet_lightning()
     t0 = time.perf_counter()

@@ -45,15 +45,15 @@ from lit_actmax.augment import (
     lucid_transforms,
     natural_transforms,
 )
-from lit_actmax.evaluate import robust_class_scores, robust_objective_scores
-from lit_actmax.image_stats import total_variation_per_pixel as total_variation
-from lit_actmax.models import Backbone, load_backbone
-from lit_actmax.numerics import Numerics
+from lit_actmax.backbones.registry import Backbone, load_backbone
+from lit_actmax.core.evaluate import robust_class_scores, robust_objective_scores
+from lit_actmax.core.numerics import Numerics
+from lit_actmax.image.contact_sheet import contact_sheet
+from lit_actmax.image.stats import total_variation_per_pixel as total_variation
 from lit_actmax.objectives import Objective
 from lit_actmax.params import Fourier, ImageParam, Maco, Pixel
-from lit_actmax.report import contact_sheet
-from lit_actmax.rundir import atomic_write_text, save_png
-from lit_actmax.spectrum import spectrum_slope
+from lit_actmax.params.spectrum import spectrum_slope
+from lit_actmax.run.writer import atomic_write_text, save_png
 
 ROOT = Path(__file__).resolve().parents[1]
 

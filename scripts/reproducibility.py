@@ -103,7 +103,7 @@ def speed_table(size: int, steps: int, repeats: int) -> list[str]:
     """Seconds per step of the quickstart's renderer under each numerics mode, measured alternately."""
     from lit_actmax import ClassLogit, Fourier, Renderer, UnitSchedule, load_backbone
     from lit_actmax.augment import lucid_multicrop_transforms
-    from lit_actmax.numerics import Numerics
+    from lit_actmax.core.numerics import Numerics
 
     cores = torch.get_num_threads()
     modes = {"pinned (default: 2 threads)": Numerics(), "threads 1, deterministic": Numerics(threads=1),

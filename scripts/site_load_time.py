@@ -3,9 +3,9 @@
     python scripts/site_load_time.py                      # 5 layers x 1,000 units, 5 loads per page, medians
     python scripts/site_load_time.py --layers 2 --units 50 --runs 1
 
-The run is written directly (records, small PNGs and index.json in the run folder format of lit_actmax.rundir), not
+The run is written directly (records, small PNGs and index.json in the run folder format of lit_actmax.run.writer), not
 rendered. Each page is loaded from file:// in a fresh Chromium profile; the time is the page's own
-``data-load-ms`` (navigation start to the load event, lit_actmax.site.LOAD_TIME_SCRIPT). Prints a markdown table.
+``data-load-ms`` (navigation start to the load event, lit_actmax.html.site.LOAD_TIME_SCRIPT). Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling helper, also when this file is loaded by path
 from headless_chromium import LAZY_LOADING, dump_dom, find_browser, load_ms  # noqa: E402
 
-from lit_actmax.rundir import INDEX_FORMAT, UnitRecord, image_stem, safe_name, save_png, write_json  # noqa: E402
-from lit_actmax.site import build_site, layer_page, unit_page  # noqa: E402
+from lit_actmax.html.site import build_site, layer_page, unit_page  # noqa: E402
+from lit_actmax.run.writer import INDEX_FORMAT, UnitRecord, image_stem, safe_name, save_png, write_json  # noqa: E402
 
 __all__ = ["write_synthetic_atlas", "measure", "interaction", "main"]
 

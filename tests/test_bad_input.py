@@ -12,10 +12,10 @@ import torch
 import yaml
 
 from lit_actmax import ActMaxModule, Channel, ClassLogit, Neuron
-from lit_actmax.accentuate import ImageDistance
 from lit_actmax.callbacks import GaussianBlur, Gif, PerUnitGradNorm, RandomAffineBetweenEpochs, Resize
-from lit_actmax.cli import main
+from lit_actmax.cli.main import main
 from lit_actmax.errors import ActMaxError, BackboneError, ConfigError, ProbeError, UnitSpecError
+from lit_actmax.objectives.image_distance import ImageDistance
 from lit_actmax.params import Pixel
 
 TINY = "lit_actmax.testing:tiny_backbone"

@@ -3,13 +3,13 @@
 import pytest
 
 from lit_actmax import errors
-from lit_actmax.cli import main
+from lit_actmax.backbones.probe import LayerProbe
+from lit_actmax.backbones.registry import load_backbone
+from lit_actmax.cli.main import main
+from lit_actmax.core.schedule import UnitSchedule
+from lit_actmax.core.units import parse_units
 from lit_actmax.errors import ActMaxError, BackboneError, ConfigError, ProbeError, UnitSpecError
-from lit_actmax.models import load_backbone
-from lit_actmax.probe import LayerProbe
 from lit_actmax.testing import tiny_backbone
-from lit_actmax.unit_schedule import UnitSchedule
-from lit_actmax.units import parse_units
 
 
 def test_every_error_is_an_actmax_error_and_a_value_error():

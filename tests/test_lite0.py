@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from lit_actmax import ActMaxModule, Channel
-from lit_actmax.evaluate import robust_class_scores, robust_objective_scores
-from lit_actmax.probe import LayerProbe
+from lit_actmax.backbones.probe import LayerProbe
+from lit_actmax.core.evaluate import robust_class_scores, robust_objective_scores
 
 pytestmark = pytest.mark.slow
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from lit_actmax.augment import ColorJitter, Compose, MultiCrop, Noise
+from lit_actmax.core.seeding import STREAM_AUGMENT, unit_generators
 from lit_actmax.errors import ConfigError
 from lit_actmax.objectives import Channel
+from lit_actmax.objectives.regularizers import TotalVariation
 from lit_actmax.params import Pixel
-from lit_actmax.regularizers import TotalVariation
-from lit_actmax.seeding import STREAM_AUGMENT, unit_generators
 
 TINY = "lit_actmax.testing:tiny_backbone"
 VIT = Path(__file__).resolve().parents[1] / "configs" / "presets" / "vit.yaml"
@@ -24,7 +24,7 @@ def _generators(count: int, step: int = 0) -> list[torch.Generator]:
 
 @pytest.fixture(scope="module")
 def vit_preset(tmp_path_factory):
-    from lit_actmax.lightning_cli import ActMaxCLI
+    from lit_actmax.cli.lightning_cli import ActMaxCLI
 
     out = tmp_path_factory.mktemp("runs")
     return ActMaxCLI(args=["--config", str(VIT), "--model.backbone", TINY, "--model.objective.init_args.layer",

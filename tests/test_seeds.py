@@ -12,11 +12,11 @@ from scipy import ndimage
 from lit_actmax import ActMaxModule, ClassLogit
 from lit_actmax.augment import Compose
 from lit_actmax.callbacks import ContributionCrop, GaussianBlur, L2Decay, NormCrop
-from lit_actmax.lightning_cli import ActMaxCLI
-from lit_actmax.optim import GradientAscent
+from lit_actmax.cli.lightning_cli import ActMaxCLI
+from lit_actmax.core.optim import GradientAscent
+from lit_actmax.core.seeding import STREAM_INIT, unit_generators
+from lit_actmax.lightning.quiet import quiet_lightning
 from lit_actmax.params import Pixel
-from lit_actmax.quiet import quiet_lightning
-from lit_actmax.seeding import STREAM_INIT, unit_generators
 from lit_actmax.testing import tiny_convnet
 
 ROOT = Path(__file__).resolve().parents[1]

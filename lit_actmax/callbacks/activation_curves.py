@@ -15,12 +15,12 @@ import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
-from ..rundir import FinishedUnits
+from ..run.writer import FinishedUnits
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
-    from ..unit_schedule import UnitImage
+    from ..core.schedule import UnitImage
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["ActivationCurves", "EpochActivations"]
 

@@ -1,7 +1,7 @@
-"""``ActMaxCallback``: the base of lit_actmax's callbacks, and the hooks :class:`~lit_actmax.module.ActMaxModule`
+"""``ActMaxCallback``: the base of lit_actmax's callbacks, and the hooks :class:`~lit_actmax.lightning.module.ActMaxModule`
 calls beyond Lightning's.
 
-A run renders its units in groups (:class:`~lit_actmax.unit_schedule.UnitSchedule`). Around each group the module
+A run renders its units in groups (:class:`~lit_actmax.core.schedule.UnitSchedule`). Around each group the module
 calls, on every ``ActMaxCallback`` of the Trainer, in the Trainer's callback order:
 
 - ``on_units_started(trainer, pl_module, items)``: a group's images were just made (at the start of its first
@@ -12,7 +12,7 @@ calls, on every ``ActMaxCallback`` of the Trainer, in the Trainer's callback ord
 
 Besides Lightning's own attributes, callbacks read only the module's declared contract: ``renderer``,
 ``schedule``, ``writer``, ``run_dir``, ``group_index``, ``epoch_in_group``, ``is_last_epoch_of_group``, ``step_in_group``,
-``step_activations`` and ``reset_optimizer_state()`` (see :mod:`lit_actmax.module`).
+``step_activations`` and ``reset_optimizer_state()`` (see :mod:`lit_actmax.lightning.module`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 import pytorch_lightning as pl
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
-    from ..rundir import FinishedUnits
-    from ..unit_schedule import UnitImage
+    from ..core.schedule import UnitImage
+    from ..lightning.module import ActMaxModule
+    from ..run.writer import FinishedUnits
 
 __all__ = ["ActMaxCallback"]
 

@@ -28,13 +28,13 @@ import torch
 from typing_extensions import override
 
 from ..errors import ConfigError
-from ..image_ops import resize_images
-from ..rundir import FinishedUnits, save_png
+from ..image.ops import resize_images
+from ..run.writer import FinishedUnits, save_png
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
-    from ..unit_schedule import UnitImage
+    from ..core.schedule import UnitImage
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["BestImage"]
 

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..errors import ConfigError
-from ..image_ops import bilateral_filter, check_border
+from ..image.ops import bilateral_filter, check_border
 from .schedule import ImageCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["BilateralFilter"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..image_ops import contribution_crop
+from ..image.ops import contribution_crop
 from .norm_crop import PercentileCrop
 
 __all__ = ["ContributionCrop"]

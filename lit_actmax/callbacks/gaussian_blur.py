@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..errors import ConfigError
-from ..image_ops import box_blur, check_border, gaussian_blur
+from ..image.ops import box_blur, check_border, gaussian_blur
 from .schedule import ImageCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["GaussianBlur", "BoxBlur"]
 

@@ -19,13 +19,13 @@ from PIL import Image
 from typing_extensions import override
 
 from ..errors import ConfigError
-from ..image_ops import resize_images
-from ..rundir import FinishedUnits, atomic_write_bytes, to_uint8
+from ..image.ops import resize_images
+from ..run.writer import FinishedUnits, atomic_write_bytes, to_uint8
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
-    from ..unit_schedule import UnitImage
+    from ..core.schedule import UnitImage
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["Gif", "gif_bytes"]
 

@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["PerUnitGradNorm", "per_image_grad_norm", "rescale_per_image"]
 

@@ -11,8 +11,8 @@ from typing_extensions import override
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
-    from ..rundir import FinishedUnits
+    from ..lightning.module import ActMaxModule
+    from ..run.writer import FinishedUnits
 
 __all__ = ["KeepImages"]
 

@@ -10,18 +10,18 @@ import torch
 from pytorch_lightning.utilities import rank_zero_info
 from typing_extensions import override
 
-from ..batch_size import largest_batch_size
+from ..core.batch_size import largest_batch_size
 from ..errors import ConfigError
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["LargestBatch"]
 
 
 class LargestBatch(ActMaxCallback):
-    """Set the module's batch size to the largest that fits memory (see :mod:`lit_actmax.batch_size`).
+    """Set the module's batch size to the largest that fits memory (see :mod:`lit_actmax.core.batch_size`).
 
     Args:
         memory_fraction: share of the free memory a step may use (the rest is headroom).

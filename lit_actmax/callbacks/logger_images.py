@@ -22,17 +22,17 @@ import torch.nn.functional as F
 from PIL import Image
 from typing_extensions import override
 
+from ..core.layer_selection import PerLayer
 from ..errors import ConfigError
-from ..gather import gather_rows
-from ..report import contact_sheet
-from ..rundir import FinishedUnits, image_stem, safe_name, save_png
-from ..targets import PerLayer
+from ..image.contact_sheet import contact_sheet
+from ..lightning.gather import gather_rows
+from ..run.writer import FinishedUnits, image_stem, safe_name, save_png
 from .activation_curves import EpochActivations
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
-    from ..unit_schedule import UnitImage
+    from ..core.schedule import UnitImage
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["LoggerImages", "log_image_grid", "thumbnails"]
 

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..errors import ConfigError
-from ..image_ops import norm_crop, to_space
+from ..image.ops import norm_crop, to_space
 from .schedule import ImageCallback, check_space, space_of
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["NormCrop", "PercentileCrop"]
 

@@ -1,8 +1,8 @@
 """``PinnedNumerics``: every process of a fit runs with the numerics of the run's config, and gets its own back.
 
-:class:`~lit_actmax.module.ActMaxModule` adds it to every Trainer (``configure_callbacks``) with its ``numerics``
+:class:`~lit_actmax.lightning.module.ActMaxModule` adds it to every Trainer (``configure_callbacks``) with its ``numerics``
 argument. In ``setup`` (on every process, after Lightning's launcher set each process's thread count to
-``cores / processes``, before the first training forward) it applies the :class:`~lit_actmax.numerics.Numerics`;
+``cores / processes``, before the first training forward) it applies the :class:`~lit_actmax.core.numerics.Numerics`;
 in ``teardown`` and ``on_exception`` (Lightning calls no ``teardown`` when a fit fails) it gives the process's
 previous settings back. ``index.json`` records the config and what was in effect on global rank 0.
 """
@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 import pytorch_lightning as pl
 from typing_extensions import override
 
-from ..numerics import PINNED, Numerics, NumericsState, current_numerics
+from ..core.numerics import PINNED, Numerics, NumericsState, current_numerics
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["PinnedNumerics"]
 

@@ -1,4 +1,4 @@
-"""Measure the finished images with the metrics of :mod:`lit_actmax.metrics`, per unit and for the whole run.
+"""Measure the finished images with the metrics of :mod:`lit_actmax.lightning.metrics`, per unit and for the whole run.
 
 Per group of finished units (every rank, its own units), the callback updates
 
@@ -24,8 +24,10 @@ import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
+from ..backbones.registry import Backbone, load_backbone
+from ..core.layer_selection import PerLayer
 from ..errors import ConfigError
-from ..metrics import (
+from ..lightning.metrics import (
     BestActivation,
     Transferability,
     VariantDiversity,
@@ -37,14 +39,12 @@ from ..metrics import (
     target_ranks,
     unit_pairs,
 )
-from ..models import Backbone, load_backbone
 from ..objectives import channels_first
-from ..rundir import FinishedUnits
-from ..targets import PerLayer
+from ..run.writer import FinishedUnits
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["QualityMetrics"]
 
@@ -59,7 +59,7 @@ class QualityMetrics(ActMaxCallback):
 
     Args:
         judge: an independent classifier judging class visualizations: a backbone spec (``"lite2"``,
-            ``"torchvision:resnet50"``, ...) or a :class:`~lit_actmax.models.Backbone`; None to skip.
+            ``"torchvision:resnet50"``, ...) or a :class:`~lit_actmax.backbones.registry.Backbone`; None to skip.
         judge_weights: torchvision weights name for a ``torchvision:`` judge.
         judge_views: 0 judges each image as it is; n averages over n random views (stricter).
         diversity: measure the diversity among a unit's variants (when there are several).

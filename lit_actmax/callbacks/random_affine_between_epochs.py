@@ -2,7 +2,7 @@
 
 Not to be confused with :class:`lit_actmax.augment.RandomAffine`, a per-step *augmentation* of the views the
 model sees: this callback moves the image itself, once per scheduled epoch, so the optimization must make it
-robust to the motion. Both warp with :func:`lit_actmax.image_ops.warp`. Each image draws its motion from its own
+robust to the motion. Both warp with :func:`lit_actmax.image.ops.warp`. Each image draws its motion from its own
 generator, seeded by (seed, unit, variant, ``STREAM_AFFINE``, epoch within the group): the same unit moves the
 same way whatever its batch, rank or resume.
 """
@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ..core.seeding import STREAM_AFFINE, unit_generators
 from ..errors import ConfigError
-from ..image_ops import WARP_BORDERS, affine_matrices, check_border, warp
-from ..seeding import STREAM_AFFINE, unit_generators
+from ..image.ops import WARP_BORDERS, affine_matrices, check_border, warp
 from .schedule import ImageCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["RandomAffineBetweenEpochs"]
 
@@ -30,7 +30,7 @@ class RandomAffineBetweenEpochs(ImageCallback):
     every ``every`` epochs.
 
     ``integer_shift`` draws whole pixels, as midnite does (``randint(-shift, shift)``); ``border``
-    (:data:`~lit_actmax.image_ops.WARP_BORDERS`): ``"symmetric"`` (default), ``"replicate"`` or ``"constant"``
+    (:data:`~lit_actmax.image.ops.WARP_BORDERS`): ``"symmetric"`` (default), ``"replicate"`` or ``"constant"``
     with ``fill`` (midnite's OpenCV warp fills black: ``"constant"``, ``fill=0``). midnite's zoom changes the image
     *size*; here all images of a batch share one size, so the zoom is a magnification about the centre at a fixed
     size (use :class:`~.resize.Resize` to grow). The draws of the last application are in ``last_params``

@@ -1,6 +1,6 @@
 """Redirect the backbone's ReLU/ReLU6 gradients during the first steps of every group of units (Lucid: 16).
 
-The redirection itself is plain PyTorch (:mod:`lit_actmax.redirect`); this callback switches it on for the first
+The redirection itself is plain PyTorch (:mod:`lit_actmax.backbones.redirect`); this callback switches it on for the first
 ``steps`` optimizer steps of each group and off otherwise, so final images and evaluations see plain ReLUs.
 """
 
@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 import pytorch_lightning as pl
 from typing_extensions import override
 
+from ..backbones.redirect import ReluRedirection
 from ..errors import ConfigError
-from ..redirect import ReluRedirection
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["RedirectReLU"]
 

@@ -8,11 +8,11 @@ import torch
 from typing_extensions import override
 
 from ..errors import ConfigError
-from ..image_ops import grown_size
+from ..image.ops import grown_size
 from .schedule import ImageCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["Resize"]
 

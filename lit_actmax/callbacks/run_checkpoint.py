@@ -1,6 +1,6 @@
 """``RunCheckpoint``: checkpoints live in the run folder, and Ctrl-C leaves a checkpoint and an index.
 
-:class:`~lit_actmax.module.ActMaxModule` adds it to every Trainer it is fit with (``configure_callbacks``).
+:class:`~lit_actmax.lightning.module.ActMaxModule` adds it to every Trainer it is fit with (``configure_callbacks``).
 
 - **Where checkpoints go.** A ``ModelCheckpoint`` without a ``dirpath`` (Lightning's default one included) writes
   into ``<run folder>/checkpoints`` instead of the working directory, and keeps ``last.ckpt`` unless its
@@ -36,14 +36,14 @@ from .redirect_relu import RedirectReLU
 from .schedule import ImageCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["RunCheckpoint", "image_callbacks", "CHECKPOINT_FOLDER"]
 
 #: The run folder's subfolder that checkpoints go to by default.
 CHECKPOINT_FOLDER = "checkpoints"
 _DEFAULTED = "_actmax_default_dirpath"  # marks a ModelCheckpoint whose folder this callback chose
-RECORDS = "images/*/unit_*.json"  # the per-unit records of a run folder (lit_actmax.rundir.iter_records)
+RECORDS = "images/*/unit_*.json"  # the per-unit records of a run folder (lit_actmax.run.writer.iter_records)
 
 
 def image_callbacks(callbacks: Sequence[pl.Callback]) -> list[pl.Callback]:

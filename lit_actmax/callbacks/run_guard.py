@@ -1,6 +1,6 @@
 """``RunGuard``: what a failed fit leaves behind: the user's model as it came, and no empty run folder.
 
-:class:`~lit_actmax.module.ActMaxModule` adds it to every Trainer it is fit with (``configure_callbacks``): Lightning
+:class:`~lit_actmax.lightning.module.ActMaxModule` adds it to every Trainer it is fit with (``configure_callbacks``): Lightning
 does not call the module's ``teardown`` when a fit raises, but it calls every callback's ``on_exception``.
 """
 
@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 import pytorch_lightning as pl
 from typing_extensions import override
 
-from ..rundir import remove_if_unused
+from ..run.writer import remove_if_unused
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["RunGuard"]
 

@@ -1,6 +1,6 @@
 """The "every k epochs" schedule shared by the between-epoch image callbacks, and their common base.
 
-An *epoch* is ``steps_per_epoch`` optimizer steps of :class:`~lit_actmax.module.ActMaxModule` (see its
+An *epoch* is ``steps_per_epoch`` optimizer steps of :class:`~lit_actmax.lightning.module.ActMaxModule` (see its
 docstring): with ``steps_per_epoch=1`` a schedule counts optimizer steps ("blur every 4 steps"), with
 ``steps_per_epoch=20`` it counts midnite's iterations ("transform after every 20 Adam steps").
 
@@ -9,7 +9,7 @@ A callback acts at the end of epoch ``e`` of the current group of units (``e = p
 last epoch, only with ``on_last_epoch=True`` (act_max_util regularizes after every step, the last included;
 midnite transforms only *between* iterations). The schedule is a function of the epoch, which Lightning
 checkpoints; ``state_dict`` adds the count of applications and the last epoch acted on, so an epoch-end hook
-replayed on resume (see :mod:`lit_actmax.resume`) never acts twice.
+replayed on resume (see :mod:`lit_actmax.lightning.epoch_replay`) never acts twice.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import torch
 from typing_extensions import override
 
 from ..errors import ConfigError
-from ..image_ops import model_space
+from ..image.ops import model_space
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["EpochSchedule", "ImageCallback", "ResetOptimizerState", "Clamp", "space_of", "check_space"]
 

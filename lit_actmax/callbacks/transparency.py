@@ -21,12 +21,12 @@ import torch.nn.functional as F
 from typing_extensions import override
 
 from ..errors import ConfigError
-from ..rundir import FinishedUnits, atomic_write_bytes, save_png
+from ..run.writer import FinishedUnits, atomic_write_bytes, save_png
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
-    from ..unit_schedule import UnitImage
+    from ..core.schedule import UnitImage
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["Transparency", "alpha_composite"]
 

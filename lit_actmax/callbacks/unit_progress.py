@@ -21,10 +21,10 @@ from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.callbacks.progress.tqdm_progress import Tqdm
 from typing_extensions import override
 
-from ..unit_schedule import UnitSchedule
+from ..core.schedule import UnitSchedule
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["UnitProgressBar"]
 

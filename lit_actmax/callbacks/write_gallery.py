@@ -1,4 +1,4 @@
-"""Write the run's HTML gallery (``<run_dir>/gallery.html``, :mod:`lit_actmax.gallery`) when ``fit`` ends."""
+"""Write the run's HTML gallery (``<run_dir>/gallery.html``, :mod:`lit_actmax.html.gallery`) when ``fit`` ends."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pytorch_lightning.utilities import rank_zero_info
 from typing_extensions import override
 
 from ..errors import ConfigError
-from ..gallery import build_gallery
+from ..html.gallery import build_gallery
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
-    from ..module import ActMaxModule
+    from ..lightning.module import ActMaxModule
 
 __all__ = ["WriteGallery"]
 

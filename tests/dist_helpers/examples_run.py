@@ -18,8 +18,8 @@ import torch
 import torch.distributed as dist
 
 from lit_actmax import Channel
-from lit_actmax.examples import find_examples
-from lit_actmax.quiet import quiet_lightning
+from lit_actmax.lightning.dataset_examples import find_examples
+from lit_actmax.lightning.quiet import quiet_lightning
 
 TINY = "lit_actmax.testing:tiny_backbone"
 

@@ -20,8 +20,8 @@ import torch.multiprocessing as mp
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from lit_actmax.gather import gather_rows  # noqa: E402
-from lit_actmax.metrics import BestActivation, Transferability, VariantDiversity  # noqa: E402
+from lit_actmax.lightning.gather import gather_rows  # noqa: E402
+from lit_actmax.lightning.metrics import BestActivation, Transferability, VariantDiversity  # noqa: E402
 
 NUM_UNITS = 7
 

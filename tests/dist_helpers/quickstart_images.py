@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 
 from lit_actmax.callbacks import KeepImages
-from lit_actmax.lightning_cli import ActMaxCLI
-from lit_actmax.quiet import quiet_lightning
+from lit_actmax.cli.lightning_cli import ActMaxCLI
+from lit_actmax.lightning.quiet import quiet_lightning
 
 ROOT = Path(__file__).resolve().parents[2]
 

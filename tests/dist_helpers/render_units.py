@@ -25,7 +25,7 @@ import torch
 from lit_actmax import ActMaxModule, Channel, Pixel, TotalVariation
 from lit_actmax.augment import Compose, Jitter, RandomScale
 from lit_actmax.callbacks import ActMaxCallback
-from lit_actmax.quiet import quiet_lightning
+from lit_actmax.lightning.quiet import quiet_lightning
 
 TINY = "lit_actmax.testing:tiny_backbone"
 KILLED = 3

@@ -22,7 +22,7 @@ from lit_actmax.callbacks import KeepImages
 from lit_actmax.callbacks.activation_curves import ActivationCurves
 from lit_actmax.callbacks.logger_images import LoggerImages
 from lit_actmax.callbacks.quality_metrics import QualityMetrics
-from lit_actmax.quiet import quiet_lightning
+from lit_actmax.lightning.quiet import quiet_lightning
 from lit_actmax.testing import tiny_backbone
 
 

@@ -1,0 +1,137 @@
+"""The ``lit-actmax`` command: ``fit`` (LightningCLI), ``layers``, ``gallery`` and ``examples``.
+
+    lit-actmax fit --config configs/quickstart.yaml
+    lit-actmax fit --config configs/trainer/cpu.yaml --config configs/model/lite0.yaml --model.units 0-99
+    lit-actmax layers lite0
+
+Each subcommand imports only what it needs: ``layers`` and ``--help`` start without Lightning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from ..errors import ActMaxError
+from ..lightning.quiet import quiet_lightning
+
+__all__ = ["main", "layers_command"]
+
+USAGE = """usage: lit-actmax {fit,atlas,layers,gallery,site,examples} ...
+
+Feature visualization by activation maximization, on PyTorch Lightning.
+
+subcommands:
+  fit       render units: lit-actmax fit --config configs/quickstart.yaml (LightningCLI; `fit --help` lists options);
+            shows units rendered with an ETA, and ends by naming the run folder (images/, grids/, index.json)
+  atlas     tour a model: units of many layers into one continued folder, dataset examples, site:
+            lit-actmax atlas --config configs/atlas/lite0.yaml [--images DIR] (rerun: renders only what is missing)
+  layers    list the hookable layers of a backbone: lit-actmax layers lite0 [--size N]
+  gallery   write the HTML gallery of run folders: lit-actmax gallery RUN_DIR [RUN_DIR ...]
+  site      write a run's browsable atlas site (model, layer and unit pages): lit-actmax site RUN_DIR [--out site]
+  examples  find dataset examples for a run's units: lit-actmax examples RUN_DIR --images DIR
+
+options:
+  -h, --help  show this message
+  --version   show the version
+"""
+
+
+def layers_command(argv: Sequence[str]) -> int:
+    import torch
+
+    from ..backbones.probe import list_layers
+    from ..backbones.registry import load_backbone
+
+    parser = argparse.ArgumentParser(prog="lit-actmax layers", description="List the hookable layers of a backbone.")
+    parser.add_argument("spec", help="backbone spec, e.g. lite0, torchvision:alexnet, my_pkg.models:build")
+    parser.add_argument("--size", type=int, default=None, help="input side in pixels (default: the model's)")
+    parser.add_argument("--weights", default="DEFAULT", help="torchvision weights name, or none")
+    parser.add_argument("--checkpoint-class", default=None, help="LightningModule class of a .ckpt spec")
+    args = parser.parse_args(list(argv))
+    weights = None if str(args.weights).lower() == "none" else args.weights
+    backbone = load_backbone(args.spec, weights=weights, checkpoint_class=args.checkpoint_class)
+    size = args.size or backbone.input_size
+    x = backbone.model_input(torch.full((1, 3, size, size), 0.5))  # one-size models (ViT): resized to theirs
+    infos = list_layers(backbone.model, x)
+    width = max(len(i.name) for i in infos)
+    type_width = max(len(i.type) for i in infos)
+    print(f"# {args.spec}: {len(infos)} layers at {size}x{size} (name, type, output shape per image, layout, "
+          "channels, grid: HxW map or special+HxW tokens; '?': state the layout with the objective's layout=; calls)")
+    for info in infos:
+        shared = f"  used {info.calls}x: hook one call as {info.name}#0" if info.calls > 1 else ""
+        layout = info.layout
+        if layout is None:
+            where = f"{'?':<5} {'?':>6}  {'?':<9}"
+        else:
+            special = f"{layout.special}+" if layout.is_tokens else ""
+            grid = "" if layout.kind == "BC" else f"{special}{layout.grid[0]}x{layout.grid[1]}"
+            where = f"{layout.kind:<5} {layout.channels:>6}  {grid:<9}"
+        print(f"{info.name:<{width}}  {info.type:<{type_width}}  {str(list(info.shape)):<18}  {where}{shared}")
+    return 0
+
+
+def gallery_command(argv: Sequence[str]) -> int:
+    from ..html.gallery import gallery_command as run
+
+    return run(argv)
+
+
+def site_command(argv: Sequence[str]) -> int:
+    from ..html.site import site_command as run
+
+    return run(argv)
+
+
+def atlas_command(argv: Sequence[str]) -> int:
+    from .atlas import atlas_command as run
+
+    return run(argv)
+
+
+def examples_command(argv: Sequence[str]) -> int:
+    from ..lightning.dataset_examples import examples_command as run
+
+    return run(argv)
+
+
+def fit_command(argv: Sequence[str] | None) -> int:
+    """LightningCLI (``fit`` and its options); ``argv`` None reads ``sys.argv``."""
+    from .lightning_cli import ActMaxCLI
+
+    ActMaxCLI(args=argv)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    quiet_lightning()  # the expected warnings and Lightning's tips: lit_actmax.lightning.quiet, the one place that lists them
+    explicit = argv is not None
+    args = list(sys.argv[1:] if argv is None else argv)
+    commands: dict[str, Callable[[Sequence[str]], int]] = {
+        "layers": layers_command, "gallery": gallery_command, "site": site_command, "examples": examples_command,
+        "atlas": atlas_command,
+    }
+    try:
+        if not args or args[0] in ("-h", "--help"):
+            print(USAGE, end="")
+            return 0 if args else 2
+        if args[0] == "--version":
+            from .. import __version__
+
+            print(f"lit-actmax {__version__}")
+            return 0
+        if args[0] in commands:
+            return commands[args[0]](args[1:])
+        if args[0] != "fit" and not args[0].startswith("-"):  # e.g. LightningCLI's validate/test/predict
+            print(f"lit-actmax: error: '{args[0]}' is not a subcommand; use fit, atlas, layers, gallery, site or "
+                  "examples (lit-actmax --help).", file=sys.stderr)
+            return 2
+        return fit_command(args if explicit else None)
+    except ActMaxError as error:
+        print(f"lit-actmax: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

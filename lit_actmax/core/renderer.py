@@ -1,0 +1,456 @@
+"""``Renderer``: the plain-torch core of lit_actmax; one optimization step of a group of units, in any loop.
+
+It holds the frozen backbone with its preprocessing, the probe on the target layer(s), the image
+parameterization, the per-step transforms, the objective and the regularizers. A group of images is started with
+:meth:`Renderer.start`; :meth:`Renderer.loss` is one step's loss; :meth:`Renderer.final_images` returns the
+result. The Lightning module (:class:`~lit_actmax.lightning.module.ActMaxModule`) only calls these from its hooks, so a plain
+loop makes the same images as the Trainer for the same settings and seed: per group of the
+:class:`~lit_actmax.core.schedule.UnitSchedule`, ``start(group)``, a fresh optimizer over ``param.parameters()``,
+``loss(step).loss.backward()`` and an optimizer step for each step, then ``final_images()`` (the README's "plain
+PyTorch loop"; ``tests/test_renderer.py`` checks the equality).
+
+Every random draw depends only on (seed, unit, variant, stream, step) (:mod:`lit_actmax.core.seeding`), so an image does
+not depend on which other units share its group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Callable, ContextManager, Iterable, Sequence
+
+import torch
+from torch import nn
+
+from ..augment import Transform, natural_transforms, set_progress
+from ..backbones.layouts import LayerLayout
+from ..backbones.probe import LayerProbe
+from ..backbones.registry import Backbone, freeze
+from ..errors import ActMaxError, ConfigError, DivergenceError
+from ..objectives import ClassLogit, Objective, RenderBatch, merge_stated_layouts
+from ..objectives.image_distance import load_image
+from ..params import ImageParam, as_size, default_param
+from .compile import compile_probe
+from .layer_selection import PerLayer
+from .optim import OptimizerFactory, default_optimizer
+from .schedule import UnitImage
+from .seeding import STREAM_AUGMENT, STREAM_INIT, unit_generators
+
+__all__ = ["Renderer", "StepOutput"]
+
+ProbeCall = Callable[[torch.Tensor], dict[str, torch.Tensor]]
+
+
+@dataclass
+class StepOutput:
+    """One step of a group: ``loss`` () to minimize (the negated objective of the saved images, summed), and
+    ``activations`` (N,), each image's target activation on this step's views (detached)."""
+
+    loss: torch.Tensor
+    activations: torch.Tensor
+
+
+def mean_per_image(values: torch.Tensor, n_images: int) -> torch.Tensor:
+    """(n_images * views,) scores of consecutive views -> (n_images,) means."""
+    return values.view(n_images, -1).mean(1)
+
+
+def all_finite(tensors: Iterable[torch.Tensor | None]) -> bool:
+    """Whether every value of ``tensors`` is finite, in one host sync: a sum is finite unless a value is not (or the
+    sum overflows, so ``False`` only asks for :func:`finite_rows`, the exact check). ``None`` counts as finite."""
+    sums = [t.detach().float().sum() for t in tensors if t is not None and t.numel()]
+    return not sums or bool(torch.isfinite(torch.stack(sums).sum()))
+
+
+def finite_rows(tensors: Iterable[torch.Tensor | None], n_images: int,
+                device: torch.device | str | None = None) -> torch.Tensor:
+    """(n_images,) bool: whether each image's rows (dim 0) of every tensor are all finite; a tensor that is not one
+    row per image counts against every image; ``None`` (no gradient) counts as finite."""
+    finite = torch.ones(n_images, dtype=torch.bool, device=device)
+    for tensor in tensors:
+        if tensor is None or tensor.numel() == 0:
+            continue
+        tensor = tensor.detach()
+        if tensor.dim() > 0 and tensor.shape[0] == n_images:
+            rows = torch.isfinite(tensor).reshape(n_images, -1).all(1)
+        else:
+            rows = torch.isfinite(tensor).all().expand(n_images)
+        finite = finite & rows.to(finite.device)
+    return finite
+
+
+def _rows(tensors: Iterable[torch.Tensor | None], bad: torch.Tensor) -> list[torch.Tensor]:
+    """The rows ``bad`` (N,) bool of each tensor with one row per image (other tensors whole)."""
+    return [t.detach()[bad.to(t.device)] if t.dim() > 0 and t.shape[0] == bad.shape[0] else t.detach()
+            for t in tensors if t is not None and t.numel()]
+
+
+def _kind(tensors: Iterable[torch.Tensor | None], bad: torch.Tensor) -> str:
+    """``nan`` if any value of the images ``bad`` is NaN, else ``inf``."""
+    return "nan" if any(bool(torch.isnan(t).any()) for t in _rows(tensors, bad)) else "inf"
+
+
+def _reach(tensors: Iterable[torch.Tensor | None], bad: torch.Tensor) -> float:
+    """The largest finite magnitude of the images ``bad`` in ``tensors`` (0 if none)."""
+    values = [t[torch.isfinite(t)].abs().max() for t in _rows(tensors, bad) if bool(torch.isfinite(t).any())]
+    return float(torch.stack(values).max()) if values else 0.0
+
+
+class Renderer(nn.Module):
+    """Optimize images of units of a frozen backbone; see the module docstring.
+
+    Args:
+        backbone: the loaded backbone (:func:`~lit_actmax.backbones.registry.load_backbone`); frozen and in eval mode.
+        objective: what to maximize per image (default ``ClassLogit()``).
+        regularizers: terms subtracted from the objective.
+        param: image parameterization (default :func:`~lit_actmax.params.default_param`: ``Fourier(decay_power=1.5)``).
+        transforms: per-step augmentation (default :func:`~lit_actmax.augment.natural_transforms`); ``Compose([])``
+            for none.
+        size: side of the images (or ``(h, w)``).
+        steps: optimizer steps per image; scheduled transforms follow ``step / (steps - 1)``.
+        seed: base seed of every random draw.
+        input_size: resize the augmented images to this side before the backbone (None: as they are).
+        channels_last: feed the backbone channels-last tensors (faster convolutions on GPUs).
+        init_image: start every image from this image file instead of noise.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        objective: Objective | None = None,
+        regularizers: Sequence[Objective] = (),
+        param: ImageParam | None = None,
+        transforms: Transform | None = None,
+        size: int | Sequence[int] = 128,
+        steps: int = 256,
+        seed: int = 0,
+        input_size: int | Sequence[int] | None = None,
+        channels_last: bool = False,
+        init_image: str | None = None,
+    ) -> None:
+        super().__init__()
+        if init_image is not None:
+            load_image(init_image, 8)  # a missing or unreadable file fails here, before anything is made
+        self.backbone_info = backbone
+        self.backbone = backbone.model
+        self.preprocess = backbone.preprocess
+        self.objective = objective if objective is not None else ClassLogit()
+        self.regularizers = nn.ModuleList(regularizers)
+        self.param = param if param is not None else default_param()
+        self.transforms = transforms if transforms is not None else natural_transforms()
+        self.size = as_size(size)
+        self.steps, self.seed = int(steps), int(seed)
+        self.input_size = None if input_size is None else as_size(input_size)
+        self.channels_last, self.init_image = bool(channels_last), init_image
+        self.layers = list(dict.fromkeys([*self.objective.layers, *(name for r in self.regularizers for name in r.layers)]))
+        if not self.layers:
+            raise ConfigError("The objective reads no layer; use e.g. ClassLogit('output') or Channel('<layer>').")
+        self.probe = LayerProbe(self.backbone, self.layers)
+        self.items: tuple[UnitImage, ...] = ()
+        self.layer_shapes: dict[str, tuple[int, ...]] = {}
+        self.layer_layouts: dict[str, LayerLayout] = {}  # set by validate()
+        self.dry_run: tuple[torch.Tensor, dict[str, torch.Tensor]] | None = None  # validate()'s image and activations
+        self._probe_call: ProbeCall | None = None
+
+    # -- set-up -----------------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        for tensor in (*self.param.parameters(), *self.backbone.parameters(), *self.backbone.buffers()):
+            return tensor.device
+        return torch.device("cpu")
+
+    def validate(self, units: Sequence[int], targets: Sequence[int] | None = None) -> dict[str, tuple[int, ...]]:
+        """Dry-run one image through transforms, preprocessing and the probe; check size, layers and ``units`` (of
+        ``targets``, one per unit, in a run of units across layers; None: all target 0).
+
+        Returns ``{layer: activation shape per image}``. Raises :class:`ConfigError` with what to change.
+        """
+        h, w = self.size
+        info = self.backbone_info
+        if min(h, w) < info.min_size:
+            raise ConfigError(f"Image size {h}x{w} is too small for backbone {info.spec!r}: use size >= {info.min_size}.")
+        dummy = torch.full((1, 3, h, w), 0.5, device=self.device)
+        self.probe.use_layers(None)
+        with torch.no_grad():
+            x = self.to_model_input(self.transforms(dummy, unit_generators(self.seed, [0], [0], STREAM_AUGMENT)))
+            try:
+                self.probe.check(x)
+                acts = self.probe(x)
+            except RuntimeError as error:
+                raise ConfigError(
+                    f"Backbone {info.spec!r} cannot run on {h}x{w} images up to layer(s) {self.layers} "
+                    f"({str(error).splitlines()[0][:120]}); increase `size` (e.g. to {info.input_size})."
+                ) from None
+        shapes = {name: tuple(a.shape[1:]) for name, a in acts.items()}
+        terms = [self.objective, *self.regularizers]
+        stated = merge_stated_layouts(term.stated_layouts() for term in terms)
+        layouts = self.probe.layouts(x, stated, acts)  # ProbeError asks for the layout of a layer it cannot tell
+        for name, layout in layouts.items():
+            if layout.kind != "BC" and min(layout.grid) < 1:
+                raise ConfigError(f"Layer {name!r} has an empty {shapes[name]} map at size {h}x{w}; increase `size`.")
+        for term in terms:
+            term.use_layouts(layouts)
+        self.layer_layouts = layouts
+        self.layer_shapes = shapes
+        self.bind_terms()
+        self.dry_run = (dummy, acts)
+        self.check_units(units, targets)
+        return shapes
+
+    def check_units(self, units: Sequence[int], targets: Sequence[int] | None = None) -> None:
+        """Check ``units`` (of ``targets``, one per unit; None: all target 0) against the layouts :meth:`validate`
+        found: each in its target's range, and the first and last of each target scored on the dry run's image.
+        Units across layers are checked here once their ids are known ("all" needs :meth:`unit_count`)."""
+        if self.dry_run is None:
+            raise RuntimeError("Renderer.check_units needs Renderer.validate's dry run first.")
+        dummy, acts = self.dry_run
+        targets = list(targets) if targets is not None else [0] * len(units)
+        for target in dict.fromkeys(targets):
+            mine = [u for u, t in zip(units, targets) if t == target]
+            bound = self.unit_count(target)
+            bad = [u for u in mine if bound is not None and u >= bound]
+            if bad:
+                raise ConfigError(f"Unit {bad[0]} is out of range for {self.describe_target(target)}: valid units are "
+                                  f"0-{bound - 1}.")
+            for unit in dict.fromkeys([mine[0], mine[-1]]):
+                self.check_scores(RenderBatch(
+                    acts=acts, units=torch.tensor([int(unit)], device=self.device), image=dummy,
+                    variants=torch.zeros(1, dtype=torch.long, device=self.device),
+                    targets=torch.tensor([int(target)], device=self.device)))
+
+    def unit_count(self, target: int = 0) -> int | None:
+        """How many units ``target`` (0 in a run of one objective) addresses (valid ids ``0 .. n-1``; None:
+        unbounded). Needs :meth:`validate`'s layouts."""
+        if isinstance(self.objective, PerLayer):
+            return self.objective.num_units_of(target, self.layer_layouts)
+        return self.objective.num_units(self.layer_layouts)
+
+    def describe_target(self, target: int = 0) -> str:
+        """The objective of ``target`` as text, e.g. ``Channel(_blocks.3)`` (the objective in a one-objective run)."""
+        if isinstance(self.objective, PerLayer):
+            return self.objective.describe_target(target)
+        return self.objective.describe()
+
+    @property
+    def num_targets(self) -> int:
+        """How many targets the objective has: its layers in a run of units across layers, else 1."""
+        return len(self.objective.targets) if isinstance(self.objective, PerLayer) else 1
+
+    def target_layer(self, target: int = 0) -> str:
+        """The layer of ``target``: where its images are filed (the objective's first layer in a one-objective run)."""
+        if isinstance(self.objective, PerLayer):
+            return self.objective.target_layer(target)
+        return self.layers[0]
+
+    def bind_terms(self) -> None:
+        """Give terms that need the renderer (e.g. ``ImageDistance``: its seed image and activations) the renderer."""
+        for _, term in [*self.objective.terms(), *(t for r in self.regularizers for t in r.terms())]:
+            bind = getattr(term, "bind", None)
+            if bind is not None:
+                bind(self)
+
+    def check_scores(self, batch: RenderBatch) -> None:
+        """Score a dry-run ``batch``; an objective or regularizer that cannot score it (a position outside the layer's
+        map, a missing set, a shape it does not take) raises :class:`ConfigError` naming the term."""
+        try:
+            with torch.no_grad():
+                self.score(batch)
+        except ActMaxError:
+            raise
+        except (IndexError, KeyError, ValueError, RuntimeError) as error:
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+            raise ConfigError(
+                f"{self.describe_target(int(batch.targets[0]) if batch.targets is not None else 0)} cannot score unit "
+                f"{int(batch.units[0])} of layer(s) {self.layers} "
+                f"({type(error).__name__}: {first}); check the objective's layer, positions and units."
+            ) from None
+
+    def attach(self, compile_options: dict[str, Any] | None = None) -> None:
+        """Hook the probe, bind terms that need the renderer (e.g. ``ImageDistance``), apply the speed options.
+
+        ``compile_options``: ``torch.compile`` the truncated forward with these keyword arguments (None: eager).
+        """
+        freeze(self.backbone)
+        self.probe.attach()
+        self.bind_terms()
+        if self.channels_last:
+            self.backbone.to(memory_format=torch.channels_last)
+        if compile_options is not None and self._probe_call is None:
+            self._probe_call = compile_probe(self.probe, **compile_options)
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the backbone's truncated forward runs through ``torch.compile`` (see :meth:`attach`)."""
+        return self._probe_call is not None
+
+    def detach(self) -> None:
+        """Remove the probe's hooks and give a user's own model back as it came (``requires_grad``, train/eval):
+        the backbone runs as the user's model again. :meth:`attach` freezes it again."""
+        self.probe.remove()
+        if self.backbone_info.user_state is not None:
+            self.backbone_info.user_state.restore(self.backbone)
+
+    def to_model_input(self, images: torch.Tensor) -> torch.Tensor:
+        """Augmented images (B, 3, h, w) in [0, 1] -> backbone input: resized to ``input_size``, or when that is None
+        to the backbone's ``fixed_input_size`` (ViTs and other one-size models), then normalized."""
+        x = self.backbone_info.model_input(images, self.input_size)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    # -- a group ----------------------------------------------------------------------------------------
+    def start(self, items: Sequence[UnitImage], size: Sequence[int] | None = None) -> None:
+        """Make the group's images: one per item, from its unit's seed (or from ``init_image``), at ``size``."""
+        self.items = tuple(UnitImage(*item) for item in items)
+        self.probe.use_layers([*self.objective.layers_for(self.target_ids),
+                               *(name for r in self.regularizers for name in r.layers_for(self.target_ids))])
+        size = as_size(size) if size is not None else self.size
+        self.param.reset(unit_generators(self.seed, self.unit_ids, self.variant_ids, STREAM_INIT), size)
+        if self.init_image is not None:
+            seed = load_image(self.init_image, size).to(self.device)
+            self.param.set_image(seed.expand(len(self.items), -1, -1, -1))
+
+    @property
+    def unit_ids(self) -> list[int]:
+        return [item.unit for item in self.items]
+
+    @property
+    def variant_ids(self) -> list[int]:
+        return [item.variant for item in self.items]
+
+    @property
+    def target_ids(self) -> list[int]:
+        return [item.target for item in self.items]
+
+    @property
+    def saved_mask(self) -> torch.Tensor:
+        """(N,) bool: which images of the group are saved (False for a rank's padding images)."""
+        return torch.tensor([item.saved for item in self.items], device=self.device)
+
+    def render(self, images: torch.Tensor, step: int | None) -> RenderBatch:
+        """Transform (seeded per unit and ``step``; ``None``: no transforms), preprocess and probe (N, 3, H, W)
+        images in [0, 1] of the current group. With several views per image the batch has N * views rows."""
+        if self.backbone.training:  # a user's model given back by detach(): never render with batch statistics
+            freeze(self.backbone)
+        units = torch.tensor(self.unit_ids, device=images.device, dtype=torch.long)
+        variants = torch.tensor(self.variant_ids, device=images.device, dtype=torch.long)
+        targets = torch.tensor(self.target_ids, device=images.device, dtype=torch.long)
+        x = images
+        if step is not None:
+            generators = unit_generators(self.seed, self.unit_ids, self.variant_ids, STREAM_AUGMENT, step)
+            set_progress(self.transforms, step / max(1, self.steps - 1))
+            x = self.transforms(x, generators)
+        acts = (self._probe_call or self.probe)(self.to_model_input(x))
+        views = x.shape[0] // max(1, images.shape[0])
+        if views > 1:  # several views per image (MultiCrop): rows b*views ... belong to image b
+            units, variants = units.repeat_interleave(views), variants.repeat_interleave(views)
+            targets, images = targets.repeat_interleave(views), images.repeat_interleave(views, dim=0)
+        return RenderBatch(acts=acts, units=units, image=images, variants=variants, targets=targets)
+
+    def score(self, batch: RenderBatch) -> torch.Tensor:
+        """(B,) objective minus regularizers."""
+        score = self.objective(batch)
+        for regularizer in self.regularizers:
+            score = score - regularizer(batch)
+        return score
+
+    def loss(self, step: int) -> StepOutput:
+        """The loss of optimizer step ``step`` (0-based, counted in the group) of the current images."""
+        images = self.param()
+        batch = self.render(images, step)
+        n_images = images.shape[0]
+        score = mean_per_image(self.score(batch), n_images)
+        loss = -(score * self.saved_mask).sum()
+        with torch.no_grad():
+            activations = mean_per_image(self.objective.activation(batch), n_images).detach()
+        self.check_step(step, images, score, activations)
+        return StepOutput(loss, activations)
+
+    # -- divergence: a non-finite value stops the run, naming the units ----------------------------------
+    def check_step(self, step: int, images: torch.Tensor, score: torch.Tensor, activations: torch.Tensor) -> None:
+        """Raise :class:`DivergenceError` naming the units whose image parameters, image, activation or score (N,)
+        at ``step`` are not finite, with the likely cause; one host sync when everything is finite."""
+        params, n, device = list(self.param.parameters()), images.shape[0], images.device
+        if all_finite([*params, images, activations, score]):
+            return
+        params_ok, images_ok = finite_rows(params, n, device), finite_rows([images], n, device)
+        activations_ok, score_ok = finite_rows([activations], n, device), finite_rows([score], n, device)
+        if bool((params_ok & images_ok & activations_ok & score_ok).all()):
+            return  # only a sum overflowed
+        lr = "lower the optimizer's learning rate"
+        if not bool(params_ok.all()):
+            raise self.diverged(~params_ok, step, f"{{their}} image parameters are {_kind(params, ~params_ok)}", lr)
+        if not bool(images_ok.all()):
+            raise self.diverged(~images_ok, step, f"{{their}} image is {_kind([images], ~images_ok)} (the image "
+                                f"parameters reach {_reach(params, ~images_ok):.1e})", lr)
+        blown = _reach([images], ~(activations_ok & score_ok)) > 10  # an unbounded image far outside [0, 1]
+        if not bool(activations_ok.all()):
+            bad = ~activations_ok
+            raise self.diverged(bad, step, f"{{their}} activation is {_kind([activations], bad)} although {{their}} image "
+                                "is finite", f"{lr} (the image values reach {_reach([images], bad):.1e})" if blown
+                                else "the objective produced it; check the objective's terms (a division by zero?)")
+        bad = ~score_ok
+        raise self.diverged(bad, step, f"{{their}} score is {_kind([score], bad)} although {{their}} activation is finite",
+                            f"{lr} or the regularizer weights" if blown
+                            else "a regularizer produced it; lower the regularizer weights or check the regularizers")
+
+    def check_gradients(self, step: int) -> None:
+        """After ``backward`` of ``step``: raise :class:`DivergenceError` naming the units whose image gradients are
+        not finite (call it before the optimizer step; a loss scaler of 16-bit training skips such steps itself)."""
+        self.check_rows([p.grad for p in self.param.parameters()], step,
+                        "{their} gradient is {kind} although {their} loss is finite",
+                        "lower the optimizer's learning rate or the regularizer weights, or check the objective and "
+                        "regularizers for a point without a gradient (a square root or a norm at 0?)")
+
+    def check_parameters(self, step: int) -> None:
+        """After the optimizer step ``step``: raise :class:`DivergenceError` naming the units whose image parameters
+        are not finite (before anything can save them)."""
+        self.check_rows(list(self.param.parameters()), step, "{their} image parameters became {kind} at the optimizer step",
+                        "lower the optimizer's learning rate")
+
+    def check_rows(self, tensors: list[torch.Tensor], step: int, what: str, advice: str) -> None:
+        """Raise :class:`DivergenceError` for the images whose rows of ``tensors`` (each (N, ...), row ``i`` image
+        ``i``) are not finite; one host sync when all are. ``what`` may use ``{their}`` and ``{kind}`` (nan, inf)."""
+        if all_finite(tensors):
+            return
+        ok = finite_rows(tensors, self.param.count, self.device)
+        if not bool(ok.all()):
+            raise self.diverged(~ok, step, what.replace("{kind}", _kind(tensors, ~ok)), advice)
+
+    def unit_name(self, item: UnitImage) -> int | str:
+        """How messages name a unit: its id, or ``"<layer>:<id>"`` in a run of units across layers."""
+        return f"{self.target_layer(item.target)}:{item.unit}" if isinstance(self.objective, PerLayer) else item.unit
+
+    def diverged(self, bad: torch.Tensor, step: int, what: str, advice: str) -> DivergenceError:
+        """The error for the images ``bad`` (N,) bool at ``step``: ``"Units [3, 5] diverged at step 12 of their group:
+        <what>; <advice>."`` (``{their}`` in ``what`` becomes "its" or "their")."""
+        rows = bad.nonzero().flatten().tolist()
+        units = sorted({self.unit_name(self.items[i]) if i < len(self.items) else i for i in rows})
+        listed = ", ".join(map(str, units[:12])) + (f", ... ({len(units)} units)" if len(units) > 12 else "")
+        who, their = (f"Unit {units[0]}", "its") if len(units) == 1 else (f"Units [{listed}]", "their")
+        return DivergenceError(f"{who} diverged at step {step} of {their} group: {what.format(their=their)}; {advice}.")
+
+    @torch.no_grad()
+    def activation(self, images: torch.Tensor) -> torch.Tensor:
+        """(N,) target activation of the group's (N, 3, H, W) images in [0, 1], without transforms."""
+        batch = self.render(images, None)
+        return mean_per_image(self.objective.activation(batch).float(), images.shape[0])
+
+    def optimize(
+        self, steps: int, optimizer_factory: OptimizerFactory | None = None,
+        step_context: Callable[[int], ContextManager[Any]] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Optimize the current group (:meth:`start`) for ``steps`` steps with a fresh optimizer (default Adam 0.02)
+        and return :meth:`final_images`. ``step_context(step)``: a context each step's forward and backward run in
+        (e.g. ``redirect_relus`` for the first steps). The Trainer's loop is the same, with callbacks between epochs."""
+        optimizer = (optimizer_factory or default_optimizer)(self.param.parameters())
+        for step in range(steps):
+            optimizer.zero_grad()
+            with step_context(step) if step_context is not None else contextlib.nullcontext():
+                self.loss(step).loss.backward()
+            optimizer.step()
+        return self.final_images()
+
+    @torch.no_grad()
+    def final_images(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The current images (N, 3, H, W) in [0, 1] and their target activation (N,), without transforms."""
+        images = self.param().float().clamp(0, 1)
+        return images, self.activation(images)
