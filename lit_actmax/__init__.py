@@ -20,19 +20,20 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["ActMaxModule"], "lightning.module"),
     **dict.fromkeys(["Renderer", "StepOutput"], "core.renderer"),
     **dict.fromkeys(["UnitSchedule", "UnitImage"], "core.schedule"),
-    **dict.fromkeys(["FinishedUnits", "RunWriter", "UnitRecord", "RunSummary"], "run.writer"),
+    **dict.fromkeys(["FinishedUnits", "UnitRecord", "RunSummary"], "run.records"),
+    **dict.fromkeys(["RunWriter"], "run.writer"),
     **dict.fromkeys(["ActMaxError", "ConfigError", "BackboneError", "ProbeError", "ShardError", "UnitSpecError"],
                     "errors"),
-    **dict.fromkeys(["Backbone", "load_backbone", "register_backbone"], "backbones.registry"),
+    **dict.fromkeys(["Backbone", "load_backbone", "register_backbone"], "backbones"),
     **dict.fromkeys(["LayerProbe", "list_layers"], "backbones.probe"),
-    **dict.fromkeys(["Objective", "RenderBatch", "ClassLogit", "Channel", "Neuron", "Layer", "Direction", "Diversity"],
-                    "objectives"),
-    **dict.fromkeys(["TotalVariation", "L1", "L2"], "objectives.regularizers"),
+    **dict.fromkeys(["Objective", "RenderBatch", "ClassLogit", "Channel", "Neuron", "Layer", "Direction", "Diversity",
+                     "PerLayer", "TotalVariation", "L1", "L2", "ImageDistance"], "objectives"),
     **dict.fromkeys(["ImageParam", "Pixel", "Fourier", "Maco"], "params"),
     **dict.fromkeys(["Compose", "Pad", "Jitter", "RandomScale", "RandomRotate", "RandomAffine", "MultiCrop", "Noise", "ColorJitter",
-                     "lucid_transforms", "maco_transforms"], "augment"),
-    **dict.fromkeys(["ImageDistance"], "objectives.image_distance"),
+                     "RandomCrop", "lucid_transforms", "maco_transforms", "natural_transforms"], "augment"),
+    **dict.fromkeys(["Recipe", "get_recipe"], "recipes"),
     **dict.fromkeys(["parse_units"], "core.units"),
+    **dict.fromkeys(["UnitRequest"], "core.unit_request"),
     **dict.fromkeys(["UnitParallelStrategy"], "lightning.strategy"),
 }
 
@@ -60,21 +61,38 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         Noise,
         Pad,
         RandomAffine,
+        RandomCrop,
         RandomRotate,
         RandomScale,
         lucid_transforms,
         maco_transforms,
+        natural_transforms,
     )
+    from .backbones import Backbone, load_backbone, register_backbone
     from .backbones.probe import LayerProbe, list_layers
-    from .backbones.registry import Backbone, load_backbone, register_backbone
     from .core.renderer import Renderer, StepOutput
     from .core.schedule import UnitImage, UnitSchedule
+    from .core.unit_request import UnitRequest
     from .core.units import parse_units
     from .errors import ActMaxError, BackboneError, ConfigError, ProbeError, ShardError, UnitSpecError
     from .lightning.module import ActMaxModule
     from .lightning.strategy import UnitParallelStrategy
-    from .objectives import Channel, ClassLogit, Direction, Diversity, Layer, Neuron, Objective, RenderBatch
-    from .objectives.image_distance import ImageDistance
-    from .objectives.regularizers import L1, L2, TotalVariation
+    from .objectives import (
+        L1,
+        L2,
+        Channel,
+        ClassLogit,
+        Direction,
+        Diversity,
+        ImageDistance,
+        Layer,
+        Neuron,
+        Objective,
+        PerLayer,
+        RenderBatch,
+        TotalVariation,
+    )
     from .params import Fourier, ImageParam, Maco, Pixel
-    from .run.writer import FinishedUnits, RunSummary, RunWriter, UnitRecord
+    from .recipes import Recipe, get_recipe
+    from .run.records import FinishedUnits, RunSummary, UnitRecord
+    from .run.writer import RunWriter

@@ -11,7 +11,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .backbones.registry import Backbone, Normalize
+from .backbones.backbone import Backbone
+from .backbones.preprocessing import Normalize
 
 __all__ = ["seeded", "TinyConvNet", "tiny_convnet", "tiny_backbone", "shared_relu_net"]
 

@@ -62,15 +62,15 @@ import torch
 
 from lit_actmax import ActMaxModule, Channel, ClassLogit, Pixel
 from lit_actmax.augment import Compose, lucid_transforms
+from lit_actmax.backbones import load_backbone
 from lit_actmax.backbones.probe import list_layers
-from lit_actmax.backbones.registry import load_backbone
 from lit_actmax.callbacks import ActMaxCallback, LargestBatch
 from lit_actmax.core.numerics import Numerics
 from lit_actmax.core.schedule import UnitImage
 from lit_actmax.core.units import parse_units
 from lit_actmax.lightning.quiet import quiet_lightning
 from lit_actmax.params import Fourier
-from lit_actmax.run.writer import FinishedUnits
+from lit_actmax.run.records import FinishedUnits
 
 __all__ = ["Setting", "RenderResult", "time_trainer", "time_bare", "render_with_trainer", "render_plain_loop",
            "render_one_at_a_time", "main"]

@@ -39,29 +39,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+import quality  # scripts/quality.py, beside this script (on sys.path when run): render, judges, sheets
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import quality  # noqa: E402  (scripts/quality.py: methods, render, judges)
-
-from lit_actmax import ClassLogit  # noqa: E402
-from lit_actmax.backbones.registry import Backbone, load_backbone  # noqa: E402
-from lit_actmax.core.evaluate import robust_class_scores  # noqa: E402
-from lit_actmax.image.stats import (  # noqa: E402
+from lit_actmax import ClassLogit
+from lit_actmax.backbones import Backbone, load_backbone
+from lit_actmax.core.evaluate import robust_class_scores
+from lit_actmax.image.io import save_png
+from lit_actmax.image.stats import (
     border_contrast_ratio,
     border_ratio,
     high_frequency_share,
     total_variation_per_pixel,
 )
-from lit_actmax.run.writer import atomic_write_text, save_png  # noqa: E402
+from lit_actmax.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
+from lit_actmax.run.files import atomic_write_text
 
 __all__ = ["Renderer", "PreprocessedModel", "draw_classes", "peers_available", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT / ".peers"
-#: lit_actmax methods of scripts/quality.py rendered here besides the default (the quickstart's).
-LIT_METHODS = [quality.DEFAULT_METHOD, "fourier+crops"]
+#: lit_actmax recipes (lit_actmax.recipes) rendered here by default: the default (the quickstart's), then the one before it.
+LIT_METHODS = [DEFAULT_RECIPE.name, "fourier+crops"]
 
 #: The name of the default method's row.
 DEFAULT_LABEL = "lit_actmax default"
@@ -140,14 +140,14 @@ def _version(dist: str) -> str:
 
 
 def lit_renderer(method_name: str) -> Renderer:
-    method = quality.method_named(method_name)
+    method = get_recipe(method_name)
 
     def render(spec: str, backbone: Backbone, classes: list[int], steps: int, size: int, seed: int) -> torch.Tensor:
         images, _, _ = quality.render(spec, ClassLogit(), classes, method, steps, size, seed)
         return images
 
-    label = DEFAULT_LABEL if method_name == quality.DEFAULT_METHOD else f"lit_actmax {method_name}"
-    return Renderer(f"{label}", render, f"`{method_name}` of scripts/quality.py: {method.note}; "
+    label = DEFAULT_LABEL if method_name == DEFAULT_RECIPE.name else f"lit_actmax {method_name}"
+    return Renderer(f"{label}", render, f"recipe `{method_name}` of lit_actmax.recipes: {method.note}; "
                     f"{getattr(method.optimizer, '__name__', 'optimizer')} lr {method.lr}",
                     _version("lit_actmax"))
 
@@ -198,8 +198,8 @@ PEER_NAMES = ["lucent", "torch-dreams"]
 
 
 def method_names() -> list[str]:
-    """Every name ``--methods`` accepts: scripts/quality.py's methods and candidates, then the peers."""
-    return [m.name for m in quality.METHODS + quality.CANDIDATE_METHODS] + PEER_NAMES
+    """Every name ``--methods`` accepts: the recipes of lit_actmax.recipes, then the peers."""
+    return [r.name for r in RECIPES] + PEER_NAMES
 
 
 def renderers(peers: bool = True, names: Sequence[str] | None = None) -> list[Renderer]:
@@ -393,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--views", type=int, default=16, help="random views per image for the top-1 rates")
     parser.add_argument("--judge", default="lite2", help="independent judge backbone ('none': skip)")
     parser.add_argument("--methods", nargs="+", metavar="NAME",
-                        help="methods to render, by name: scripts/quality.py's methods and candidates, lucent, "
+                        help="methods to render, by name: lit_actmax.recipes' recipes, lucent, "
                         "torch-dreams (default: %s and the peers)" % ", ".join(LIT_METHODS))
     parser.add_argument("--budgets", type=int, nargs="*", default=[32, 64, 128],
                         help="step budgets of the time-to-picture table (first batch of classes; none: skip)")
@@ -500,7 +500,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         section = [
             f"## B3. The default method on {len(classes)} random classes at {args.size} px", "",
             f"Drawn with `random.Random({args.seed})` from all {num_classes} classes (not picked), rendered by "
-            f"`{command}` in the run that wrote [{link}]({link}) ({quality.DEFAULT_METHOD} of scripts/quality.py, "
+            f"`{command}` in the run that wrote [{link}]({link}) ({DEFAULT_RECIPE.name} of lit_actmax.recipes, "
             f"{args.steps} steps, {args.batch} classes per batch). {judge_name or 'The judge'} ranks "
             f"{recognized}/{len(classes)} classes top-1 on at least half of {args.views} random views; medians: hf share "
             f"{statistics.median(scores.hf):.3f}, TV / px {statistics.median(scores.tv):.3f}, border / centre detail "

@@ -79,7 +79,8 @@ def main() -> None:
 
 def shoot(run_dir: Path, args: argparse.Namespace) -> None:
     """Build ``run_dir``'s gallery (and with ``--site`` its atlas site) and screenshot the pages."""
-    from lit_actmax.html.gallery import build_gallery, load_run
+    from lit_actmax.html.gallery import build_gallery
+    from lit_actmax.html.records import load_run
     from lit_actmax.html.site import build_site, layer_page
 
     page = build_gallery(run_dir)

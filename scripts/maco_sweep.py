@@ -23,15 +23,14 @@ import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
+import quality  # scripts/quality.py, beside this script (on sys.path when run): render, judge
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import quality  # noqa: E402  (the sibling script: render, judge, methods)
-
-from lit_actmax import Channel  # noqa: E402
-from lit_actmax.params import Maco, decorrelated_to_rgb, squash  # noqa: E402
-from lit_actmax.params.spectrum import Spectrum, fft_frequencies, load_spectrum, magnitude_slope, save_spectrum  # noqa: E402
+from lit_actmax import Channel
+from lit_actmax.params import Maco, decorrelated_to_rgb, squash
+from lit_actmax.params.spectrum import Spectrum, fft_frequencies, load_spectrum, magnitude_slope, save_spectrum
+from lit_actmax.recipes import Recipe, get_recipe
 
 
 class MacoMeanColour(Maco):
@@ -74,13 +73,13 @@ def tilted_spectrum(tilt: float, folder: Path) -> tuple[str, float]:
     return str(path), float(magnitude_slope(magnitude.mean(0, keepdim=True), s))
 
 
-def variants(folder: Path) -> list[quality.Method]:
-    """The reference methods of quality.py and the MACO variants, each a :class:`quality.Method`. A variant
-    changes one thing of quality.py's ``maco`` (shipped spectrum, NAdam 1.0, Lucid transforms)."""
-    maco = quality.method_named("maco")
-    methods = [m for m in quality.METHODS if m.name in ("pixel", "fourier", "maco")]
+def variants(folder: Path) -> list[Recipe]:
+    """The reference recipes (lit_actmax.recipes) and the MACO variants, each a :class:`Recipe`. A variant changes one
+    thing of the ``maco`` recipe (shipped spectrum, NAdam 1.0, Lucid transforms)."""
+    maco = get_recipe("maco")
+    methods = [get_recipe(name) for name in ("pixel", "fourier", "maco")]
 
-    def like_maco(name: str, param: Callable[[], Maco], **changes) -> quality.Method:
+    def like_maco(name: str, param: Callable[[], Maco], **changes) -> Recipe:
         return dataclasses.replace(maco, name=name, param=param, note="", **changes)
 
     for lr in (0.1, 0.5, 1.0):

@@ -21,17 +21,15 @@ import argparse
 import statistics
 import sys
 import warnings
-from pathlib import Path
 from typing import Callable, Sequence
 
+import quality  # scripts/quality.py, beside this script (on sys.path when run): render, judge
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import quality  # noqa: E402  (the sibling script: render, judge, methods)
-
-from lit_actmax import Channel, ClassLogit  # noqa: E402
-from lit_actmax.objectives import Objective  # noqa: E402
-from lit_actmax.params import Maco, decorrelated_to_rgb, hermitian_phase, rfft2_energy, squash  # noqa: E402
+from lit_actmax import Channel, ClassLogit
+from lit_actmax.objectives import Objective
+from lit_actmax.params import Maco, decorrelated_to_rgb, hermitian_phase, rfft2_energy, squash
+from lit_actmax.recipes import RECIPES, get_recipe
 
 #: Column titles, in order, after the original image's score.
 SWAPS = ["own phase, MACO magnitude", "own phase, MACO shape", "own magnitude, random phase"]
@@ -79,15 +77,15 @@ def groups(quick: bool) -> list[tuple[str, Callable[[], Objective], list[int], b
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     quality.add_sweep_options(parser)
-    parser.add_argument("--method", default="fourier", choices=[m.name for m in quality.METHODS],
-                        help="how the original images are rendered")
+    parser.add_argument("--method", default="fourier", choices=[r.name for r in RECIPES],
+                        metavar="NAME", help="the recipe (lit_actmax.recipes) that renders the original images")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     torch.set_num_threads(min(2, torch.get_num_threads()))
     backbone = "lit_actmax.testing:tiny_backbone" if args.quick else "lite0"
     if args.quick:
         args.steps, args.size, args.views, args.seeds = 4, 32, 4, args.seeds[:1]
-    method = quality.method_named(args.method)
+    method = get_recipe(args.method)
     rows = []
     for label, objective, units, classes in groups(args.quick):
         scores: list[list[float]] = [[] for _ in range(1 + len(SWAPS))]

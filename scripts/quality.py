@@ -11,16 +11,15 @@ naturalness statistics: the amplitude-spectrum slope (natural photographs: about
 the total variation, and (d) transferability: how often an independent judge model (``--judge``, default lite2,
 a larger EfficientNet trained separately) ranks the target class top-1 / top-5 on the same views of the class
 images (a picture that only fools the model it was optimized on is a weak one; MACO's paper claims its images
-transfer better). Part B checks the default method (the quickstart's, ``configs/quickstart.yaml``: Fourier,
-Adam 0.05, 128 px, Lucid transforms + 2 crops per step + noise) at 256 steps on a panel of 20 ImageNet classes: a
-class passes when the target is top-1 on at least half of the random views; part B2 renders the same panel
-without crops (``--panel-methods``).
+transfer better). Part B checks the default method (``lit_actmax.recipes.DEFAULT_RECIPE``, the quickstart's:
+Fourier 1/f^1.5, natural transforms, Adam 0.02) at 256 steps on a panel of 20 ImageNet classes: a class passes when
+the target is top-1 on at least half of the random views; part B2 renders the same panel with Lucid's Fourier
+(``--panel-methods``). Every method is a recipe of ``lit_actmax.recipes``, by name.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import shlex
 import statistics
 import sys
@@ -28,32 +27,21 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 
 from lit_actmax import ActMaxModule, Channel, ClassLogit
-from lit_actmax.augment import (
-    Compose,
-    Jitter,
-    MultiCrop,
-    Pad,
-    RandomCrop,
-    RandomRotate,
-    RandomScale,
-    lucid_multicrop_transforms,
-    lucid_transforms,
-    natural_transforms,
-)
-from lit_actmax.backbones.registry import Backbone, load_backbone
+from lit_actmax.backbones import Backbone, load_backbone
 from lit_actmax.core.evaluate import robust_class_scores, robust_objective_scores
 from lit_actmax.core.numerics import Numerics
 from lit_actmax.image.contact_sheet import contact_sheet
+from lit_actmax.image.io import save_png
 from lit_actmax.image.stats import total_variation_per_pixel as total_variation
 from lit_actmax.objectives import Objective
-from lit_actmax.params import Fourier, ImageParam, Maco, Pixel
 from lit_actmax.params.spectrum import spectrum_slope
-from lit_actmax.run.writer import atomic_write_text, save_png
+from lit_actmax.recipes import DEFAULT_RECIPE, RECIPES, Recipe, get_recipe
+from lit_actmax.run.files import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,104 +57,13 @@ COMPARE_CLASSES = [9, 130, 309, 947]
 #: A middle layer (textures) and a deep one (object parts; where MACO's paper places its advantage). The deep
 #: channels were picked before any result was seen.
 COMPARE_CHANNELS: list[tuple[str, list[int]]] = [("_blocks.10", [7, 42]), ("_blocks.14", [5, 60, 100])]
-
-
-@dataclass
-class Method:
-    """How to render: a parameterization, its learning rate and the per-step transforms (optimizer: Adam)."""
-
-    name: str
-    param: Callable[[], ImageParam]
-    lr: float
-    transforms: Callable[[], Compose]
-    forwards_per_step: int = 1
-    note: str = ""
-    optimizer: Callable[..., torch.optim.Optimizer] = torch.optim.Adam
-
-
-def reflect_pad(transforms: Compose) -> Compose:
-    """``transforms`` with every constant :class:`Pad` replaced by a reflecting one (same width)."""
-    for i, t in enumerate(transforms.transforms):
-        if isinstance(t, Pad):
-            transforms.transforms[i] = Pad(t.pad, mode="reflect")
-    return transforms
-
-
-def wide_crops(transforms: Compose, start: tuple[float, float] = (0.9, 1.0), end: tuple[float, float] = (0.8, 1.0)) -> Compose:
-    """``transforms`` with the box range of every :class:`MultiCrop` set to ``start`` -> ``end``."""
-    for t in transforms.transforms:
-        if isinstance(t, MultiCrop):
-            t.start, t.end = start, end
-    return transforms
-
-
-def mirrored_lucid_transforms() -> Compose:
-    """Lucid's transforms with the mirror image instead of grey fill: pad 12 (reflect), jitter 8, scale 0.9-1.1 and
-    rotate +-10 (symmetric border), jitter 4."""
-    return Compose([Pad(12, mode="reflect"), Jitter(8), RandomScale(border="symmetric"),
-                    RandomRotate(border="symmetric"), Jitter(4)])
-
-
-CROPS_NOTE = "+ 2 crops/step (boxes 0.8-1.0 -> 0.6-0.9) + noise 0.02"
-METHODS = [
-    Method("pixel", lambda: Pixel(), 0.05, lucid_transforms, note="sigmoid pixels, Adam 0.05"),
-    Method("pixel+crops", lambda: Pixel(), 0.05, lucid_multicrop_transforms, forwards_per_step=2,
-           note=f"pixel {CROPS_NOTE}"),
-    Method("fourier", lambda: Fourier(), 0.05, lucid_transforms, note="Lucid decorrelated Fourier, Adam 0.05"),
-    Method("fourier+crops", lambda: Fourier(), 0.05, lucid_multicrop_transforms, forwards_per_step=2,
-           note=f"fourier {CROPS_NOTE} (the default until issue 17)"),
-    Method("maco", lambda: Maco(), 1.0, lucid_transforms, optimizer=torch.optim.NAdam,
-           note="phase only, shipped spectrum, NAdam 1.0 (the authors' optimizer)"),
-    Method("maco+crops", lambda: Maco(), 1.0, lucid_multicrop_transforms, forwards_per_step=2,
-           optimizer=torch.optim.NAdam, note=f"maco {CROPS_NOTE}"),
-]
-#: Issue 17's winner (``natural``, the default) and the candidates it was chosen from (natural spectra, no faded
-#: frame at 224 px): not in part A's table; ``--panel-methods`` and scripts/compare.py render them by name.
-CANDIDATE_METHODS = [
-    Method("natural", lambda: Fourier(decay_power=1.5), 0.02, natural_transforms,
-           note="Fourier(decay_power=1.5), natural_transforms(): mirrored pad 12, jitter 8, mirrored "
-           "scale/rotate, one native-resolution window 0.8 -> 0.4 of the side overhanging into the mirror image"),
-    Method("fourier+crops+reflectpad", lambda: Fourier(), 0.05, lambda: reflect_pad(lucid_multicrop_transforms()),
-           forwards_per_step=2, note="fourier+crops with Pad(12, mode='reflect'): the frame sees image, not grey fill "
-           "(candidate for issue 17's faded frame)"),
-    Method("fourier+crops+lowlr", lambda: Fourier(), 0.01, lucid_multicrop_transforms, forwards_per_step=2,
-           note="fourier+crops at Adam 0.01 (torch-dreams' small steps: fewer high frequencies?)"),
-    Method("fourier+crops+wide", lambda: Fourier(), 0.05, lambda: wide_crops(lucid_multicrop_transforms()),
-           forwards_per_step=2, note="fourier+crops with boxes 0.9-1.0 -> 0.8-1.0: the frame stays in most views"),
-    Method("fourier+mirror", lambda: Fourier(), 0.05, mirrored_lucid_transforms,
-           note="fourier with Lucid's geometry mirrored at the border (pad reflect, affine symmetric)"),
-    Method("fourier+mirror+decay1.5", lambda: Fourier(decay_power=1.5), 0.05, mirrored_lucid_transforms,
-           note="fourier+mirror with spectrum scale 1/f^1.5 (fewer high frequencies)"),
-    Method("fourier+mirror+decay2", lambda: Fourier(decay_power=2.0), 0.05, mirrored_lucid_transforms,
-           note="fourier+mirror with spectrum scale 1/f^2"),
-    Method("fourier+mirror+decay1.5+lr0.02", lambda: Fourier(decay_power=1.5), 0.02,
-           mirrored_lucid_transforms, note="fourier+mirror+decay1.5 at Adam 0.02"),
-    Method("natural+lr0.05", lambda: Fourier(decay_power=1.5), 0.05, natural_transforms,
-           note="natural at Adam 0.05"),
-    Method("natural-pad", lambda: Fourier(decay_power=1.5), 0.02,
-           lambda: Compose([RandomScale(border="symmetric"), RandomRotate(border="symmetric"),
-                            RandomCrop(0.8, 0.4, overhang=True)]),
-           note="natural without the mirrored pad 12 and jitter 8"),
-    Method("natural-overhang", lambda: Fourier(decay_power=1.5), 0.02,
-           lambda: Compose([*natural_transforms().transforms[:-1], RandomCrop(0.8, 0.4)]),
-           note="natural with windows inside the image (no overhang)"),
-    Method("natural+wide", lambda: Fourier(decay_power=1.5), 0.02, lambda: natural_transforms(1.0, 0.6),
-           note="natural with windows 1.0 -> 0.6 of the side"),
-    Method("natural+small", lambda: Fourier(decay_power=1.5), 0.02, lambda: natural_transforms(0.7, 0.5),
-           note="natural with windows 0.7 -> 0.5 of the side"),
-]
-#: The library's default and the quickstart's method (``configs/quickstart.yaml``; a test checks they agree),
-#: which part B checks.
-DEFAULT_METHOD = "natural"
+#: Part A: the parameterizations, each with Lucid's transforms and with two crops per step (lit_actmax.recipes).
+METHODS = [get_recipe(name) for name in ("pixel", "pixel+crops", "fourier", "fourier+crops", "maco", "maco+crops")]
 #: Markers of the section scripts/compare.py writes into this script's document (``--panel-into``): the random
 #: class panel, which this script keeps when it rewrites the file.
 PANEL_START, PANEL_END = "<!-- compare.py random panel: start -->", "<!-- compare.py random panel: end -->"
 #: Seed of the random views every image is judged on (by lite0 and by the transfer judge alike).
 VIEW_SEED = 1234
-
-
-def method_named(name: str) -> Method:
-    return next(m for m in METHODS + CANDIDATE_METHODS if m.name == name)
 
 
 def sheet_name(kind: str, method: str) -> str:
@@ -188,15 +85,15 @@ class Result:
     image: torch.Tensor = field(repr=False, default_factory=lambda: torch.empty(0))
 
 
-def render(backbone: str, objective: Objective, units: list[int], method: Method, steps: int, size: int,
+def render(backbone: str, objective: Objective, units: list[int], method: Recipe, steps: int, size: int,
            seed: int) -> tuple[torch.Tensor, ActMaxModule, float]:
-    """Render ``units`` with ``method`` through the Lightning Trainer; (N, 3, H, W) images, module, seconds."""
+    """Render ``units`` with the recipe ``method`` through the Lightning Trainer; (N, 3, H, W) images, module, seconds."""
     import pytorch_lightning as pl
 
     module = ActMaxModule(
         backbone=backbone, objective=objective, units=units, param=method.param(), transforms=method.transforms(),
         size=size, batch_size=len(units), steps_per_epoch=steps, epochs=1, seed=seed, save_outputs=False,
-        optimizer=functools.partial(method.optimizer, lr=method.lr),
+        optimizer=method.optimizer_factory(),
         numerics=Numerics(threads=torch.get_num_threads()),  # the script's --threads, as the peers get them
     )
     start = time.perf_counter()
@@ -265,7 +162,7 @@ def command_line(script: str, argv: Sequence[str] | None) -> str:
 
 
 def part_a(backbone: str, classes: list[int], layer_channels: Sequence[tuple[str, list[int]]],
-           methods: Sequence[Method], seeds: Sequence[int], steps: int, size: int, views: int,
+           methods: Sequence[Recipe], seeds: Sequence[int], steps: int, size: int, views: int,
            judge_model: Backbone | None = None) -> tuple[list[Result], dict[str, float]]:
     results, seconds = [], {m.name: 0.0 for m in methods}
     jobs = [("class", None, ClassLogit(), classes)] if classes else []
@@ -302,7 +199,7 @@ def mean(values: Sequence[float]) -> float:
     return statistics.fmean(values) if values else float("nan")
 
 
-def table_a(results: list[Result], methods: Sequence[Method], seconds: dict[str, float], seeds: Sequence[int],
+def table_a(results: list[Result], methods: Sequence[Recipe], seconds: dict[str, float], seeds: Sequence[int],
             judge_name: str | None = None) -> str:
     targets = list(dict.fromkeys(r.target for r in results))
     groups = list(dict.fromkeys(target_group(t) for t in targets))
@@ -336,7 +233,7 @@ def table_a(results: list[Result], methods: Sequence[Method], seconds: dict[str,
         lines.append(
             f"| {m.name} | {median([r.score for r in cls]):.2f} | {median([r.top1 for r in cls]):.2f} | {transfer}"
             f"{per_layer}{wins} | {median([r.slope for r in mine]):.2f} | "
-            f"{median([r.tv for r in mine]):.3f} | {m.forwards_per_step} | {seconds[m.name]:.0f} |"
+            f"{median([r.tv for r in mine]):.3f} | {m.views_per_step} | {seconds[m.name]:.0f} |"
         )
     per_class = "top-1 rate" + (f"; {judge_name} top-5 rate, mean over seeds" if judged else "")
     lines += ["", "Per target: median robust score over seeds " + ", ".join(map(str, seeds)) + f" ({per_class} for classes).", "",
@@ -356,8 +253,7 @@ def table_a(results: list[Result], methods: Sequence[Method], seconds: dict[str,
 
 def part_b(backbone: str, panel: list[tuple[int, str]], steps: int, size: int, views: int, seed: int,
            judge_model: Backbone | None = None, judge_name: str | None = None,
-           method: Method | None = None) -> tuple[str, float, torch.Tensor, float]:
-    method = method or method_named(DEFAULT_METHOD)
+           method: Recipe = DEFAULT_RECIPE) -> tuple[str, float, torch.Tensor, float]:
     units = [c for c, _ in panel]
     images, module, took = render(backbone, ClassLogit(), units, method, steps, size, seed)
     scores, top1 = judge(module, images, units, True, views)
@@ -401,7 +297,7 @@ def tensor_sheet(images: Sequence[torch.Tensor], labels: Sequence[str], tile: in
         return contact_sheet(paths, labels, tile=tile)
 
 
-def write_grids(results: list[Result], methods: Sequence[Method], folder: Path, seed: int, tile: int) -> list[str]:
+def write_grids(results: list[Result], methods: Sequence[Recipe], folder: Path, seed: int, tile: int) -> list[str]:
     """One contact sheet per method (seed ``seed``): the same targets side by side."""
     names = []
     for m in methods:
@@ -425,10 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--views", type=int, default=16, help="random views per image for the robust scores")
     parser.add_argument("--judge", default="lite2", help="backbone spec of the transferability judge ('none': skip)")
     parser.add_argument("--skip-panel", action="store_true", help="only part A")
-    parser.add_argument("--panel-methods", nargs="+", default=[DEFAULT_METHOD, "fourier"],
-                        choices=[m.name for m in METHODS + CANDIDATE_METHODS], metavar="NAME",
-                        help=f"methods that render the part B panel, each in its own section (default: "
-                        f"{DEFAULT_METHOD}, the quickstart's, then fourier without crops)")
+    parser.add_argument("--panel-methods", nargs="+", default=[DEFAULT_RECIPE.name, "fourier"],
+                        choices=[r.name for r in RECIPES], metavar="NAME",
+                        help=f"recipes (lit_actmax.recipes) that render the part B panel, each in its own section "
+                        f"(default: {DEFAULT_RECIPE.name}, the quickstart's, then fourier without crops)")
     parser.add_argument("--quick", action="store_true", help="smoke run on the tiny test backbone")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -471,15 +367,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Why MACO trails on some channels, and what relaxing each of its constraints changes: "
         "[maco_sweep.md](maco_sweep.md) (`scripts/maco_sweep.py`).", "",
     ]
-    panel_methods = [] if args.skip_panel else [method_named(name) for name in dict.fromkeys(args.panel_methods)]
+    panel_methods = [] if args.skip_panel else [get_recipe(name) for name in dict.fromkeys(args.panel_methods)]
     for i, method in enumerate(panel_methods):
         name = method.name
         table, rate, images, took = part_b(backbone, panel, args.panel_steps, args.size, args.views, args.seeds[0],
                                            judge_model, judge_name, method)
         sheet = tensor_sheet(list(images), [f"{c} {n}" for c, n in panel], tile=96 if not args.quick else 32)
-        image_name = "quality_panel.png" if name == DEFAULT_METHOD else sheet_name("quality_panel", name)
+        image_name = "quality_panel.png" if name == DEFAULT_RECIPE.name else sheet_name("quality_panel", name)
         save_png(folder / image_name, sheet)
-        title = (f"The default method on {len(panel)} classes" if name == DEFAULT_METHOD
+        title = (f"The default method on {len(panel)} classes" if name == DEFAULT_RECIPE.name
                  else f"{name} on the same {len(panel)} classes")
         doc += [
             f"## B{'' if i == 0 else i + 1}. {title}", "",

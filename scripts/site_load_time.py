@@ -26,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling helper, 
 from headless_chromium import LAZY_LOADING, dump_dom, find_browser, load_ms  # noqa: E402
 
 from lit_actmax.html.site import build_site, layer_page, unit_page  # noqa: E402
-from lit_actmax.run.writer import INDEX_FORMAT, UnitRecord, image_stem, safe_name, save_png, write_json  # noqa: E402
+from lit_actmax.image.io import save_png  # noqa: E402
+from lit_actmax.run.files import safe_name, write_json  # noqa: E402
+from lit_actmax.run.records import INDEX_FORMAT, UnitRecord, image_stem  # noqa: E402
 
 __all__ = ["write_synthetic_atlas", "measure", "interaction", "main"]
 

@@ -43,7 +43,7 @@ def make_trainer(tmp_path):
 @pytest.fixture(scope="session")
 def lite0():
     """The embedded pretrained EfficientNet-Lite0 (loaded once per session)."""
-    from lit_actmax.backbones.registry import load_backbone
+    from lit_actmax.backbones import load_backbone
 
     return load_backbone("lite0")
 

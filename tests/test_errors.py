@@ -3,8 +3,8 @@
 import pytest
 
 from lit_actmax import errors
+from lit_actmax.backbones import load_backbone
 from lit_actmax.backbones.probe import LayerProbe
-from lit_actmax.backbones.registry import load_backbone
 from lit_actmax.cli.main import main
 from lit_actmax.core.schedule import UnitSchedule
 from lit_actmax.core.units import parse_units

@@ -1,4 +1,5 @@
-"""configs/presets/: the transformer preset (Ghiasi et al. 2022) parses, builds and makes several coloured views."""
+"""configs/presets/: the transformer preset (Ghiasi et al. 2022) parses, builds the ``vit`` recipe and makes several
+coloured views."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from lit_actmax.augment import ColorJitter, Compose, MultiCrop, Noise
+from lit_actmax.augment import ColorJitter, MultiCrop, Noise
 from lit_actmax.core.seeding import STREAM_AUGMENT, unit_generators
-from lit_actmax.errors import ConfigError
-from lit_actmax.objectives import Channel
-from lit_actmax.objectives.regularizers import TotalVariation
+from lit_actmax.objectives import Channel, TotalVariation
 from lit_actmax.params import Pixel
+from lit_actmax.recipes import get_recipe
+from lit_actmax.run.checkpoint_state import describe_setting
 
 TINY = "lit_actmax.testing:tiny_backbone"
 VIT = Path(__file__).resolve().parents[1] / "configs" / "presets" / "vit.yaml"
@@ -34,7 +35,8 @@ def vit_preset(tmp_path_factory):
 
 def test_the_vit_preset_builds_the_papers_recipe(vit_preset):
     renderer = vit_preset.renderer
-    assert isinstance(renderer.objective, Channel) and renderer.objective.layer == "features.4"
+    objective = renderer.objective.targets[0]  # the run's one objective
+    assert isinstance(objective, Channel) and objective.layer == "features.4"
     crop, jitter, noise = renderer.transforms.transforms
     assert isinstance(crop, MultiCrop) and crop.crops == 8 and crop.schedule == "constant"
     assert isinstance(jitter, ColorJitter) and jitter.shift > 0 and jitter.scale > 0
@@ -45,6 +47,15 @@ def test_the_vit_preset_builds_the_papers_recipe(vit_preset):
     optimizer = vit_preset.optimizer_factory(renderer.param.parameters())
     assert isinstance(optimizer, torch.optim.Adam) and optimizer.defaults["lr"] == 0.1
     assert vit_preset.schedule.steps_per_epoch * vit_preset.schedule.epochs == 400
+
+
+def test_the_vit_preset_spells_out_the_vit_recipe(vit_preset):
+    recipe, renderer = get_recipe("vit"), vit_preset.renderer
+    assert describe_setting(renderer.param) == describe_setting(recipe.param())
+    assert describe_setting(renderer.transforms) == describe_setting(recipe.transforms())
+    built = vit_preset.optimizer_factory(renderer.param.parameters())
+    expected = recipe.optimizer_factory()(renderer.param.parameters())
+    assert type(built) is type(expected) and built.defaults == expected.defaults
 
 
 def test_the_vit_preset_makes_eight_distinct_views_per_image(vit_preset):
@@ -67,22 +78,3 @@ def test_the_vit_preset_names_the_mlp_hidden_activation_of_torchvision_vit():
     layer = yaml.safe_load(text)["model"]["objective"]["init_args"]["layer"]
     assert isinstance(dict(vit_b_16().named_modules())[layer], torch.nn.GELU)
 
-
-def test_color_jitter_follows_the_transform_conventions():
-    images = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(0))
-    jitter = ColorJitter(shift=0.2, scale=0.5)
-    out = jitter(images, _generators(3))
-    assert out.shape == images.shape and torch.equal(out, jitter(images, _generators(3)))
-    alone = jitter(images[1:2], _generators(3)[1:2])  # an image's colour does not depend on its batch
-    assert torch.allclose(out[1:2], alone)
-    gain = (out - 0.5).flatten(2).std(-1) / (images - 0.5).flatten(2).std(-1)
-    assert ((gain > 0.6) & (gain < 1.65)).all() and not torch.allclose(gain, torch.ones_like(gain))
-    assert torch.equal(ColorJitter(0, 0)(images, _generators(3)), images)
-    crops = Compose([MultiCrop(4), ColorJitter()])(images, _generators(3))  # one draw per crop after MultiCrop
-    assert crops.shape == (12, 3, images.shape[2], images.shape[3])
-    assert ColorJitter()(torch.rand(12, 3, 4, 4), _generators(3)).shape == (12, 3, 4, 4)  # rows split per image
-    images.requires_grad_(True)
-    jitter(images, _generators(3)).sum().backward()
-    assert images.grad is not None and images.grad.abs().sum() > 0
-    with pytest.raises(ConfigError, match="must be >= 0"):
-        ColorJitter(shift=-0.1)

@@ -15,7 +15,7 @@ import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
-from ..run.writer import FinishedUnits
+from ..run.records import FinishedUnits
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:

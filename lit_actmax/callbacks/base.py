@@ -17,20 +17,25 @@ Besides Lightning's own attributes, callbacks read only the module's declared co
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import pytorch_lightning as pl
 
 if TYPE_CHECKING:
     from ..core.schedule import UnitImage
     from ..lightning.module import ActMaxModule
-    from ..run.writer import FinishedUnits
+    from ..run.records import FinishedUnits
 
 __all__ = ["ActMaxCallback"]
 
 
 class ActMaxCallback(pl.Callback):
     """A Lightning callback that also hears about groups of units; every hook is optional (does nothing here)."""
+
+    #: Whether this callback changes how the images are optimized (between-epoch image changes, gradient changes):
+    #: such callbacks are part of a run's settings fingerprint, in the Trainer's order, so a resume with other ones
+    #: is refused (:func:`~lit_actmax.callbacks.run_checkpoint.image_callbacks`). A subclass that does sets it True.
+    changes_images: ClassVar[bool] = False
 
     def on_units_started(self, trainer: pl.Trainer, pl_module: ActMaxModule, items: Sequence[UnitImage]) -> None:
         """A group of images was made: ``items`` are its (unit, variant, saved) entries, in batch order."""

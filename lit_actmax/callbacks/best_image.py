@@ -28,8 +28,9 @@ import torch
 from typing_extensions import override
 
 from ..errors import ConfigError
+from ..image.io import save_png
 from ..image.ops import resize_images
-from ..run.writer import FinishedUnits, save_png
+from ..run.records import FinishedUnits
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:

@@ -19,8 +19,10 @@ from PIL import Image
 from typing_extensions import override
 
 from ..errors import ConfigError
+from ..image.io import to_uint8
 from ..image.ops import resize_images
-from ..run.writer import FinishedUnits, atomic_write_bytes, to_uint8
+from ..run.files import atomic_write_bytes
+from ..run.records import FinishedUnits
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:

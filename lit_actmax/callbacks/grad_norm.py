@@ -48,6 +48,8 @@ class PerUnitGradNorm(ActMaxCallback):
     ``norm_type``: 2 (default), 1, or ``inf``. ``last_norms`` holds the (N,) norms before rescaling.
     """
 
+    changes_images = True
+
     def __init__(self, mode: str = "clip", max_norm: float = 1.0, norm_type: float = 2.0, eps: float = 1e-12) -> None:
         super().__init__()
         if mode not in ("clip", "normalize"):

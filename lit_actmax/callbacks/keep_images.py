@@ -12,7 +12,7 @@ from .base import ActMaxCallback
 
 if TYPE_CHECKING:
     from ..lightning.module import ActMaxModule
-    from ..run.writer import FinishedUnits
+    from ..run.records import FinishedUnits
 
 __all__ = ["KeepImages"]
 

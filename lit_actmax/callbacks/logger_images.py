@@ -22,11 +22,12 @@ import torch.nn.functional as F
 from PIL import Image
 from typing_extensions import override
 
-from ..core.layer_selection import PerLayer
 from ..errors import ConfigError
 from ..image.contact_sheet import contact_sheet
+from ..image.io import save_png
 from ..lightning.gather import gather_rows
-from ..run.writer import FinishedUnits, image_stem, safe_name, save_png
+from ..run.files import safe_name
+from ..run.records import FinishedUnits, image_stem
 from .activation_curves import EpochActivations
 from .base import ActMaxCallback
 
@@ -143,7 +144,7 @@ class LoggerImages(ActMaxCallback):
     # -- hooks ------------------------------------------------------------------------------------------
     @override
     def setup(self, trainer: pl.Trainer, pl_module: ActMaxModule, stage: str) -> None:
-        if isinstance(pl_module.renderer.objective, PerLayer):
+        if pl_module.renderer.across_layers:
             raise ConfigError("LoggerImages logs a run of one objective; with units across layers use the run "
                               "folder's images and site (lit-actmax site RUN_DIR), or render one layer per run.")
 

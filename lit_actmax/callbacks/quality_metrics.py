@@ -24,8 +24,8 @@ import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
-from ..backbones.registry import Backbone, load_backbone
-from ..core.layer_selection import PerLayer
+from ..backbones.backbone import Backbone
+from ..backbones.specs import load_backbone
 from ..errors import ConfigError
 from ..lightning.metrics import (
     BestActivation,
@@ -40,7 +40,7 @@ from ..lightning.metrics import (
     unit_pairs,
 )
 from ..objectives import channels_first
-from ..run.writer import FinishedUnits
+from ..run.records import FinishedUnits
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class QualityMetrics(ActMaxCallback):
 
     Args:
         judge: an independent classifier judging class visualizations: a backbone spec (``"lite2"``,
-            ``"torchvision:resnet50"``, ...) or a :class:`~lit_actmax.backbones.registry.Backbone`; None to skip.
+            ``"torchvision:resnet50"``, ...) or a :class:`~lit_actmax.backbones.Backbone`; None to skip.
         judge_weights: torchvision weights name for a ``torchvision:`` judge.
         judge_views: 0 judges each image as it is; n averages over n random views (stricter).
         diversity: measure the diversity among a unit's variants (when there are several).
@@ -82,7 +82,7 @@ class QualityMetrics(ActMaxCallback):
     def setup(self, trainer: pl.Trainer, pl_module: ActMaxModule, stage: str) -> None:
         if stage != "fit" or self.metrics:
             return
-        if isinstance(pl_module.renderer.objective, PerLayer):
+        if pl_module.renderer.across_layers:
             raise ConfigError("QualityMetrics measures a run of one objective; with units across layers each record "
                               "already holds its activation (and BestImage's best): render one layer per run to judge it.")
         is_class = tuple(pl_module.renderer.objective.layers[:1]) == ("output",)

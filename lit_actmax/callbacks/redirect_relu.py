@@ -28,6 +28,8 @@ class RedirectReLU(ActMaxCallback):
     redirects; ``count`` how many modules were patched (0 means the backbone calls its activations as functions).
     """
 
+    changes_images = True
+
     def __init__(self, steps: int = 16) -> None:
         super().__init__()
         if steps < 0:

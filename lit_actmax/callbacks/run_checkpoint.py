@@ -31,9 +31,6 @@ from pytorch_lightning.utilities import rank_zero_warn
 from typing_extensions import override
 
 from .base import ActMaxCallback
-from .grad_norm import PerUnitGradNorm
-from .redirect_relu import RedirectReLU
-from .schedule import ImageCallback
 
 if TYPE_CHECKING:
     from ..lightning.module import ActMaxModule
@@ -43,13 +40,13 @@ __all__ = ["RunCheckpoint", "image_callbacks", "CHECKPOINT_FOLDER"]
 #: The run folder's subfolder that checkpoints go to by default.
 CHECKPOINT_FOLDER = "checkpoints"
 _DEFAULTED = "_actmax_default_dirpath"  # marks a ModelCheckpoint whose folder this callback chose
-RECORDS = "images/*/unit_*.json"  # the per-unit records of a run folder (lit_actmax.run.writer.iter_records)
+RECORDS = "images/*/unit_*.json"  # the per-unit records of a run folder (lit_actmax.run.records.iter_records)
 
 
-def image_callbacks(callbacks: Sequence[pl.Callback]) -> list[pl.Callback]:
-    """The callbacks that change the images (between-epoch image callbacks, ReLU redirection, per-unit gradient
-    norms), in the Trainer's order: part of a run's fingerprint."""
-    return [c for c in callbacks if isinstance(c, (ImageCallback, RedirectReLU, PerUnitGradNorm))]
+def image_callbacks(callbacks: Sequence[pl.Callback]) -> list[ActMaxCallback]:
+    """The callbacks that change the images (``ActMaxCallback.changes_images``: between-epoch image callbacks, ReLU
+    redirection, per-unit gradient norms), in the Trainer's order: part of a run's fingerprint."""
+    return [c for c in callbacks if isinstance(c, ActMaxCallback) and c.changes_images]
 
 
 class RunCheckpoint(ActMaxCallback):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytorch_lightning as pl
 from typing_extensions import override
 
-from ..run.writer import remove_if_unused
+from ..run.folders import remove_if_unused
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:

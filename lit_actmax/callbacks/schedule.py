@@ -66,6 +66,8 @@ class ImageCallback(ActMaxCallback):
     resumable. ``applied`` counts applications over the whole run.
     """
 
+    changes_images = True
+
     def __init__(self, every: int = 1, start: int = 0, stop: int | None = None, on_last_epoch: bool = True) -> None:
         super().__init__()
         self.schedule = EpochSchedule(every, start, stop, on_last_epoch)

@@ -21,7 +21,9 @@ import torch.nn.functional as F
 from typing_extensions import override
 
 from ..errors import ConfigError
-from ..run.writer import FinishedUnits, atomic_write_bytes, save_png
+from ..image.io import save_png
+from ..run.files import atomic_write_bytes
+from ..run.records import FinishedUnits
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:

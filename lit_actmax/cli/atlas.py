@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import ConfigError
-from ..run.writer import read_json, run_name_of, safe_name
+from ..run.files import read_json, safe_name
+from ..run.folders import run_name_of
 
 __all__ = ["atlas_command", "add_examples", "default_atlas_dir"]
 
@@ -43,7 +44,8 @@ def add_examples(run_dir: str | Path, folder: str | Path, k: int = 9, least: boo
 
     One pass over ``folder`` per layer, each stopping at its layer; the top-k is exact (:mod:`lit_actmax.lightning.dataset_examples`).
     """
-    from ..lightning.dataset_examples import find_examples, objective_from_text, save_examples
+    from ..core.dataset_scores import objective_from_text
+    from ..lightning.dataset_examples import find_examples, save_examples
 
     run_dir, folder = Path(run_dir), Path(folder)
     index = read_json(run_dir / "index.json")

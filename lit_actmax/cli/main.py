@@ -42,7 +42,7 @@ def layers_command(argv: Sequence[str]) -> int:
     import torch
 
     from ..backbones.probe import list_layers
-    from ..backbones.registry import load_backbone
+    from ..backbones.specs import load_backbone
 
     parser = argparse.ArgumentParser(prog="lit-actmax layers", description="List the hookable layers of a backbone.")
     parser.add_argument("spec", help="backbone spec, e.g. lite0, torchvision:alexnet, my_pkg.models:build")
@@ -91,7 +91,7 @@ def atlas_command(argv: Sequence[str]) -> int:
 
 
 def examples_command(argv: Sequence[str]) -> int:
-    from ..lightning.dataset_examples import examples_command as run
+    from .examples import examples_command as run
 
     return run(argv)
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..backbones.backbone import Backbone
 from ..backbones.probe import LayerProbe
-from ..backbones.registry import Backbone
 from ..image.ops import affine_matrices, warp
 from ..objectives import Objective, RenderBatch
 

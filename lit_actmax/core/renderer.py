@@ -17,21 +17,23 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Callable, ContextManager, Iterable, Sequence
+from typing import Any, Callable, ContextManager, Sequence
 
 import torch
 from torch import nn
 
 from ..augment import Transform, natural_transforms, set_progress
+from ..backbones.backbone import Backbone, freeze
 from ..backbones.layouts import LayerLayout
 from ..backbones.probe import LayerProbe
-from ..backbones.registry import Backbone, freeze
-from ..errors import ActMaxError, ConfigError, DivergenceError
+from ..errors import ActMaxError, ConfigError
+from ..image.io import load_image
+from ..image.ops import as_hw
 from ..objectives import ClassLogit, Objective, RenderBatch, merge_stated_layouts
-from ..objectives.image_distance import load_image
-from ..params import ImageParam, as_size, default_param
+from ..objectives.per_layer import PerLayer
+from ..params import ImageParam, default_param
 from .compile import compile_probe
-from .layer_selection import PerLayer
+from .divergence import check_rows, check_step
 from .optim import OptimizerFactory, default_optimizer
 from .schedule import UnitImage
 from .seeding import STREAM_AUGMENT, STREAM_INIT, unit_generators
@@ -55,53 +57,14 @@ def mean_per_image(values: torch.Tensor, n_images: int) -> torch.Tensor:
     return values.view(n_images, -1).mean(1)
 
 
-def all_finite(tensors: Iterable[torch.Tensor | None]) -> bool:
-    """Whether every value of ``tensors`` is finite, in one host sync: a sum is finite unless a value is not (or the
-    sum overflows, so ``False`` only asks for :func:`finite_rows`, the exact check). ``None`` counts as finite."""
-    sums = [t.detach().float().sum() for t in tensors if t is not None and t.numel()]
-    return not sums or bool(torch.isfinite(torch.stack(sums).sum()))
-
-
-def finite_rows(tensors: Iterable[torch.Tensor | None], n_images: int,
-                device: torch.device | str | None = None) -> torch.Tensor:
-    """(n_images,) bool: whether each image's rows (dim 0) of every tensor are all finite; a tensor that is not one
-    row per image counts against every image; ``None`` (no gradient) counts as finite."""
-    finite = torch.ones(n_images, dtype=torch.bool, device=device)
-    for tensor in tensors:
-        if tensor is None or tensor.numel() == 0:
-            continue
-        tensor = tensor.detach()
-        if tensor.dim() > 0 and tensor.shape[0] == n_images:
-            rows = torch.isfinite(tensor).reshape(n_images, -1).all(1)
-        else:
-            rows = torch.isfinite(tensor).all().expand(n_images)
-        finite = finite & rows.to(finite.device)
-    return finite
-
-
-def _rows(tensors: Iterable[torch.Tensor | None], bad: torch.Tensor) -> list[torch.Tensor]:
-    """The rows ``bad`` (N,) bool of each tensor with one row per image (other tensors whole)."""
-    return [t.detach()[bad.to(t.device)] if t.dim() > 0 and t.shape[0] == bad.shape[0] else t.detach()
-            for t in tensors if t is not None and t.numel()]
-
-
-def _kind(tensors: Iterable[torch.Tensor | None], bad: torch.Tensor) -> str:
-    """``nan`` if any value of the images ``bad`` is NaN, else ``inf``."""
-    return "nan" if any(bool(torch.isnan(t).any()) for t in _rows(tensors, bad)) else "inf"
-
-
-def _reach(tensors: Iterable[torch.Tensor | None], bad: torch.Tensor) -> float:
-    """The largest finite magnitude of the images ``bad`` in ``tensors`` (0 if none)."""
-    values = [t[torch.isfinite(t)].abs().max() for t in _rows(tensors, bad) if bool(torch.isfinite(t).any())]
-    return float(torch.stack(values).max()) if values else 0.0
-
-
 class Renderer(nn.Module):
     """Optimize images of units of a frozen backbone; see the module docstring.
 
     Args:
-        backbone: the loaded backbone (:func:`~lit_actmax.backbones.registry.load_backbone`); frozen and in eval mode.
-        objective: what to maximize per image (default ``ClassLogit()``).
+        backbone: the loaded backbone (:func:`~lit_actmax.backbones.load_backbone`); frozen and in eval mode.
+        objective: what to maximize per image (default ``ClassLogit()``), or a
+            :class:`~lit_actmax.objectives.per_layer.PerLayer` of one objective per target (units across layers). The
+            renderer always scores through a ``PerLayer`` (``self.objective``): one objective is the one-target case.
         regularizers: terms subtracted from the objective.
         param: image parameterization (default :func:`~lit_actmax.params.default_param`: ``Fourier(decay_power=1.5)``).
         transforms: per-step augmentation (default :func:`~lit_actmax.augment.natural_transforms`); ``Compose([])``
@@ -134,13 +97,13 @@ class Renderer(nn.Module):
         self.backbone_info = backbone
         self.backbone = backbone.model
         self.preprocess = backbone.preprocess
-        self.objective = objective if objective is not None else ClassLogit()
+        self.objective = PerLayer.of(objective if objective is not None else ClassLogit())
         self.regularizers = nn.ModuleList(regularizers)
         self.param = param if param is not None else default_param()
         self.transforms = transforms if transforms is not None else natural_transforms()
-        self.size = as_size(size)
+        self.size = as_hw(size)
         self.steps, self.seed = int(steps), int(seed)
-        self.input_size = None if input_size is None else as_size(input_size)
+        self.input_size = None if input_size is None else as_hw(input_size)
         self.channels_last, self.init_image = bool(channels_last), init_image
         self.layers = list(dict.fromkeys([*self.objective.layers, *(name for r in self.regularizers for name in r.layers)]))
         if not self.layers:
@@ -221,26 +184,27 @@ class Renderer(nn.Module):
     def unit_count(self, target: int = 0) -> int | None:
         """How many units ``target`` (0 in a run of one objective) addresses (valid ids ``0 .. n-1``; None:
         unbounded). Needs :meth:`validate`'s layouts."""
-        if isinstance(self.objective, PerLayer):
-            return self.objective.num_units_of(target, self.layer_layouts)
-        return self.objective.num_units(self.layer_layouts)
+        return self.objective.num_units_of(target, self.layer_layouts)
 
     def describe_target(self, target: int = 0) -> str:
         """The objective of ``target`` as text, e.g. ``Channel(_blocks.3)`` (the objective in a one-objective run)."""
-        if isinstance(self.objective, PerLayer):
-            return self.objective.describe_target(target)
-        return self.objective.describe()
+        return self.objective.describe_target(target)
 
     @property
     def num_targets(self) -> int:
         """How many targets the objective has: its layers in a run of units across layers, else 1."""
-        return len(self.objective.targets) if isinstance(self.objective, PerLayer) else 1
+        return len(self.objective.targets)
+
+    @property
+    def across_layers(self) -> bool:
+        """Whether this is a run of units across layers (units are named ``"<layer>:<id>"``)."""
+        return self.objective.across_layers
 
     def target_layer(self, target: int = 0) -> str:
-        """The layer of ``target``: where its images are filed (the objective's first layer in a one-objective run)."""
-        if isinstance(self.objective, PerLayer):
-            return self.objective.target_layer(target)
-        return self.layers[0]
+        """The layer of ``target``: where its images are filed (its objective's first layer, else the first layer a
+        regularizer reads)."""
+        layers = self.objective.targets[target].layers
+        return layers[0] if layers else self.layers[0]
 
     def bind_terms(self) -> None:
         """Give terms that need the renderer (e.g. ``ImageDistance``: its seed image and activations) the renderer."""
@@ -302,7 +266,7 @@ class Renderer(nn.Module):
         self.items = tuple(UnitImage(*item) for item in items)
         self.probe.use_layers([*self.objective.layers_for(self.target_ids),
                                *(name for r in self.regularizers for name in r.layers_for(self.target_ids))])
-        size = as_size(size) if size is not None else self.size
+        size = as_hw(size) if size is not None else self.size
         self.param.reset(unit_generators(self.seed, self.unit_ids, self.variant_ids, STREAM_INIT), size)
         if self.init_image is not None:
             seed = load_image(self.init_image, size).to(self.device)
@@ -364,69 +328,35 @@ class Renderer(nn.Module):
         self.check_step(step, images, score, activations)
         return StepOutput(loss, activations)
 
-    # -- divergence: a non-finite value stops the run, naming the units ----------------------------------
+    # -- divergence: a non-finite value stops the run, naming the units (lit_actmax.core.divergence) -----------
     def check_step(self, step: int, images: torch.Tensor, score: torch.Tensor, activations: torch.Tensor) -> None:
         """Raise :class:`DivergenceError` naming the units whose image parameters, image, activation or score (N,)
         at ``step`` are not finite, with the likely cause; one host sync when everything is finite."""
-        params, n, device = list(self.param.parameters()), images.shape[0], images.device
-        if all_finite([*params, images, activations, score]):
-            return
-        params_ok, images_ok = finite_rows(params, n, device), finite_rows([images], n, device)
-        activations_ok, score_ok = finite_rows([activations], n, device), finite_rows([score], n, device)
-        if bool((params_ok & images_ok & activations_ok & score_ok).all()):
-            return  # only a sum overflowed
-        lr = "lower the optimizer's learning rate"
-        if not bool(params_ok.all()):
-            raise self.diverged(~params_ok, step, f"{{their}} image parameters are {_kind(params, ~params_ok)}", lr)
-        if not bool(images_ok.all()):
-            raise self.diverged(~images_ok, step, f"{{their}} image is {_kind([images], ~images_ok)} (the image "
-                                f"parameters reach {_reach(params, ~images_ok):.1e})", lr)
-        blown = _reach([images], ~(activations_ok & score_ok)) > 10  # an unbounded image far outside [0, 1]
-        if not bool(activations_ok.all()):
-            bad = ~activations_ok
-            raise self.diverged(bad, step, f"{{their}} activation is {_kind([activations], bad)} although {{their}} image "
-                                "is finite", f"{lr} (the image values reach {_reach([images], bad):.1e})" if blown
-                                else "the objective produced it; check the objective's terms (a division by zero?)")
-        bad = ~score_ok
-        raise self.diverged(bad, step, f"{{their}} score is {_kind([score], bad)} although {{their}} activation is finite",
-                            f"{lr} or the regularizer weights" if blown
-                            else "a regularizer produced it; lower the regularizer weights or check the regularizers")
+        check_step(list(self.param.parameters()), images, score, activations, step, self.unit_names)
 
     def check_gradients(self, step: int) -> None:
         """After ``backward`` of ``step``: raise :class:`DivergenceError` naming the units whose image gradients are
         not finite (call it before the optimizer step; a loss scaler of 16-bit training skips such steps itself)."""
-        self.check_rows([p.grad for p in self.param.parameters()], step,
-                        "{their} gradient is {kind} although {their} loss is finite",
-                        "lower the optimizer's learning rate or the regularizer weights, or check the objective and "
-                        "regularizers for a point without a gradient (a square root or a norm at 0?)")
+        check_rows([p.grad for p in self.param.parameters()], self.param.count, step,
+                   "{their} gradient is {kind} although {their} loss is finite",
+                   "lower the optimizer's learning rate or the regularizer weights, or check the objective and "
+                   "regularizers for a point without a gradient (a square root or a norm at 0?)", self.unit_names)
 
     def check_parameters(self, step: int) -> None:
         """After the optimizer step ``step``: raise :class:`DivergenceError` naming the units whose image parameters
         are not finite (before anything can save them)."""
-        self.check_rows(list(self.param.parameters()), step, "{their} image parameters became {kind} at the optimizer step",
-                        "lower the optimizer's learning rate")
+        check_rows(list(self.param.parameters()), self.param.count, step,
+                   "{their} image parameters became {kind} at the optimizer step", "lower the optimizer's learning rate",
+                   self.unit_names)
 
-    def check_rows(self, tensors: list[torch.Tensor], step: int, what: str, advice: str) -> None:
-        """Raise :class:`DivergenceError` for the images whose rows of ``tensors`` (each (N, ...), row ``i`` image
-        ``i``) are not finite; one host sync when all are. ``what`` may use ``{their}`` and ``{kind}`` (nan, inf)."""
-        if all_finite(tensors):
-            return
-        ok = finite_rows(tensors, self.param.count, self.device)
-        if not bool(ok.all()):
-            raise self.diverged(~ok, step, what.replace("{kind}", _kind(tensors, ~ok)), advice)
+    @property
+    def unit_names(self) -> list[int | str]:
+        """How messages name the group's images (one per image): :meth:`unit_name` of each."""
+        return [self.unit_name(item) for item in self.items]
 
     def unit_name(self, item: UnitImage) -> int | str:
         """How messages name a unit: its id, or ``"<layer>:<id>"`` in a run of units across layers."""
-        return f"{self.target_layer(item.target)}:{item.unit}" if isinstance(self.objective, PerLayer) else item.unit
-
-    def diverged(self, bad: torch.Tensor, step: int, what: str, advice: str) -> DivergenceError:
-        """The error for the images ``bad`` (N,) bool at ``step``: ``"Units [3, 5] diverged at step 12 of their group:
-        <what>; <advice>."`` (``{their}`` in ``what`` becomes "its" or "their")."""
-        rows = bad.nonzero().flatten().tolist()
-        units = sorted({self.unit_name(self.items[i]) if i < len(self.items) else i for i in rows})
-        listed = ", ".join(map(str, units[:12])) + (f", ... ({len(units)} units)" if len(units) > 12 else "")
-        who, their = (f"Unit {units[0]}", "its") if len(units) == 1 else (f"Units [{listed}]", "their")
-        return DivergenceError(f"{who} diverged at step {step} of {their} group: {what.format(their=their)}; {advice}.")
+        return f"{self.target_layer(item.target)}:{item.unit}" if self.objective.across_layers else item.unit
 
     @torch.no_grad()
     def activation(self, images: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ Every operation that reads beyond the image edge takes a ``border`` mode (:data:
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Sequence, overload
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +27,7 @@ from torch import nn
 from ..errors import ConfigError
 
 __all__ = [
+    "as_hw",
     "BORDERS",
     "WARP_BORDERS",
     "check_border",
@@ -47,6 +48,21 @@ __all__ = [
 #: NumPy's "symmetric"), ``reflect`` does not (d c b | a b c d; OpenCV's BORDER_REFLECT_101, torch's "reflect"),
 #: ``replicate`` repeats the edge (a a a | a b c d), ``circular`` wraps around.
 BORDERS = ("symmetric", "reflect", "replicate", "circular")
+
+
+@overload
+def as_hw(size: None) -> None: ...
+@overload
+def as_hw(size: int | Sequence[int]) -> tuple[int, int]: ...
+def as_hw(size: int | Sequence[int] | None) -> tuple[int, int] | None:
+    """A size as ``(h, w)``: ``128`` -> ``(128, 128)``; ``(h, w)`` stays; ``(128,)`` -> ``(128, 128)``; of a longer
+    shape such as ``(3, h, w)`` the last two; None stays None."""
+    if size is None:
+        return None
+    if isinstance(size, int):
+        return (size, size)
+    values = tuple(int(v) for v in size)
+    return (values[0], values[0]) if len(values) == 1 else (values[-2], values[-1])
 
 
 def check_border(border: str, choices: Sequence[str] = BORDERS) -> str:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torchmetrics import Metric
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-from ..backbones.registry import Backbone
+from ..backbones.backbone import Backbone
 from ..core.evaluate import random_views
 from ..errors import ConfigError
 

@@ -13,49 +13,20 @@ Use a parameterization that stores images exactly (``Pixel`` or ``Fourier``); ``
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
-from ..params import as_size
-from . import RenderBatch
+from ..image.io import load_image
+from .base import RenderBatch
 from .regularizers import Regularizer
 
 if TYPE_CHECKING:
     from ..core.renderer import Renderer
 
-__all__ = ["load_image", "ImageDistance"]
-
-
-def load_image(path: str | os.PathLike, size: int | Sequence[int]) -> torch.Tensor:
-    """An image file -> (1, 3, h, w) RGB in [0, 1]: centre-cropped to the aspect of ``size``, then resized."""
-    from PIL import Image
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"Image file {str(path)!r} does not exist; give the path of a PNG or JPEG file.")
-    try:
-        with Image.open(path) as im:
-            array = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise ConfigError(f"{str(path)!r} is not an image Pillow can read ({error}); give a PNG or JPEG file.") from None
-    x = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0)
-    h, w = as_size(size)
-    src_h, src_w = x.shape[-2:]
-    if src_h * w > src_w * h:  # too tall: crop rows
-        keep = round(src_w * h / w)
-        top = (src_h - keep) // 2
-        x = x[..., top:top + keep, :]
-    elif src_h * w < src_w * h:  # too wide: crop columns
-        keep = round(src_h * w / h)
-        left = (src_w - keep) // 2
-        x = x[..., left:left + keep]
-    return F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+__all__ = ["ImageDistance"]
 
 
 class ImageDistance(Regularizer):

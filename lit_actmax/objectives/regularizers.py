@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import ConfigError
-from . import Objective, RenderBatch
+from .base import Objective, RenderBatch
 
 __all__ = ["Regularizer", "TotalVariation", "L1", "L2"]
 

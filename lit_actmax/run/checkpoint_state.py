@@ -28,11 +28,12 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..moved import current_name
 
 __all__ = [
     "CHECKPOINT_KEY", "FROZEN_PREFIXES", "LEGACY_PREFIXES", "RunState", "drop_frozen", "restore_frozen",
     "rename_legacy_keys", "match_parameter_shapes", "describe_setting", "fingerprint", "fingerprint_differences",
-    "describe_differences", "check_checkpoint_file",
+    "describe_differences", "check_checkpoint_file", "current_settings", "resume_differences", "resume_refusal",
 ]
 
 #: The checkpoint entry holding :class:`RunState`.
@@ -154,9 +155,11 @@ _SHORT = 100  # longer values are shown around the place where they differ
 
 def describe_setting(value: Any) -> Any:
     """A stable, JSON-able description of a setting: plain values as they are, tensors as short lists (or their
-    shape and a digest), functions and classes by qualified name, ``functools.partial`` as ``target(kwargs)`` and
-    other objects as ``Class(arg=value, ...)`` over their constructor's arguments (read back from attributes of
-    the same name), so state an object gains while running (an image size, a step count) is left out."""
+    shape and a digest), functions and classes by qualified name, ``functools.partial`` as ``target(kwargs)``, an
+    object with a ``describe_setting(describe)`` method as that method says (given this function for its parts: the
+    objective algebra's ``Sum``, ``PerLayer``), and other objects as ``Class(arg=value, ...)`` over their
+    constructor's arguments (read back from attributes of the same name), so state an object gains while running (an
+    image size, a step count) is left out."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -191,9 +194,9 @@ def _describe_object(obj: Any) -> str:
         return f"{_qualified(target)}({', '.join(args)})"
     if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
         return _qualified(obj)
-    if type(obj).__name__ == "Sum" and callable(getattr(obj, "terms", None)):  # objective algebra: weighted terms
-        terms = ", ".join(f"{w!r}*{_describe_object(t)}" for w, t in obj.terms())
-        return f"Sum({terms})"
+    own = getattr(obj, "describe_setting", None)
+    if callable(own):  # an object that describes itself (the objective algebra's weighted sums, PerLayer)
+        return own(describe_setting)
     args = []
     for name in _init_arguments(type(obj)):
         found, value = _attribute(obj, name)
@@ -282,8 +285,46 @@ def fingerprint(
 
 
 def fingerprint_differences(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
-    """``(setting, checkpoint value, current value)`` for every setting both fingerprints hold that differs."""
+    """``(setting, checkpoint value, current value)`` for every setting both fingerprints hold that differs (module
+    paths of earlier releases read as today's, :func:`current_settings`)."""
+    saved, now = current_settings(saved), current_settings(now)
     return [(key, saved[key], value) for key, value in now.items() if key in saved and saved[key] != value]
+
+
+
+def resume_differences(saved: RunState, now: Mapping[str, Any], backbone: str) -> list[tuple[str, Any, Any]]:
+    """What resuming from a checkpoint with ``saved`` state would change: ``(setting, checkpoint value, current value)``
+    of every differing setting of the fingerprint ``now`` (a checkpoint without a fingerprint, from an earlier version:
+    its ``backbone`` only)."""
+    differences = [] if saved.fingerprint is None else fingerprint_differences(saved.fingerprint, now)
+    if saved.backbone != backbone and not any(key == "backbone" for key, _, _ in differences):
+        differences.insert(0, ("backbone", saved.backbone, backbone))
+    return differences
+
+
+def resume_refusal(saved: RunState, differences: Sequence[tuple[str, Any, Any]]) -> str:
+    """The sentence that refuses a resume with other settings, naming each with both values and the checkpoint's
+    config (``<run folder>/config.yaml``) when there is one."""
+    config = Path(saved.run_dir) / "config.yaml" if saved.run_dir else None
+    where = f" ({config})" if config is not None and config.is_file() else ""
+    return (f"This checkpoint was made with other settings: {describe_differences(differences)}; "
+            f"resume with the checkpoint's config{where} or start a new run.")
+
+#: A qualified name inside a described setting (``lit_actmax.optim.default_optimizer``).
+QUALIFIED_NAME = re.compile(r"\blit_actmax(?:\.\w+)+")
+
+
+def current_settings(settings: Any) -> Any:
+    """A fingerprint (or a folder's settings) as this or an earlier release wrote it, with the module paths of
+    earlier releases replaced by today's (:data:`lit_actmax.moved.MOVED_MODULES`): the package's split into
+    subpackages changed no image, so it must not make old checkpoints and folders look like other settings."""
+    if isinstance(settings, str):
+        return QUALIFIED_NAME.sub(lambda match: current_name(match.group(0)), settings)
+    if isinstance(settings, Mapping):
+        return {key: current_settings(value) for key, value in settings.items()}
+    if isinstance(settings, list):
+        return [current_settings(value) for value in settings]
+    return settings
 
 
 def describe_differences(differences: Sequence[tuple[str, Any, Any]]) -> str:

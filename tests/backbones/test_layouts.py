@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from lit_actmax.augment import lucid_transforms
+from lit_actmax.backbones import load_backbone
 from lit_actmax.backbones.layouts import LayerLayout, detect_layout
 from lit_actmax.backbones.probe import LayerProbe, list_layers
-from lit_actmax.backbones.registry import load_backbone
 from lit_actmax.core.renderer import Renderer
 from lit_actmax.core.schedule import UnitImage
 from lit_actmax.errors import ProbeError

@@ -6,8 +6,8 @@ from torch import nn
 
 from lit_actmax import ActMaxModule, Channel
 from lit_actmax.augment import Compose
+from lit_actmax.backbones import register_backbone
 from lit_actmax.backbones.redirect import ReluRedirection, redirect_relus, redirected_relu, relu_modules
-from lit_actmax.backbones.registry import register_backbone
 from lit_actmax.callbacks import RedirectReLU
 from lit_actmax.testing import tiny_backbone
 

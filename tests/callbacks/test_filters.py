@@ -12,7 +12,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from lit_actmax.backbones.registry import Normalize
+from lit_actmax.backbones import Normalize
 from lit_actmax.callbacks import (
     BilateralFilter,
     BoxBlur,

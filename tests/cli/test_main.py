@@ -88,7 +88,7 @@ def test_every_shipped_config_parses(config, monkeypatch):
         ["--config", "configs/quickstart.yaml", "--config", config]
     if Path(ROOT / config).parent.name == "presets":  # recipes for a family of models: the family's model
         args += ["--model.backbone", "torchvision:vit_b_16", "--model.weights", "null", "--model.size", "64"]
-    from lit_actmax.backbones.registry import BackboneError
+    from lit_actmax.backbones import BackboneError
 
     try:
         cli = ActMaxCLI(args=args, run=False)

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from lit_actmax import ClassLogit
+from lit_actmax.backbones import load_backbone
 from lit_actmax.backbones.probe import LayerProbe
-from lit_actmax.backbones.registry import load_backbone
 from lit_actmax.core.compile import compile_probe
 
 TINY = "lit_actmax.testing:tiny_backbone"

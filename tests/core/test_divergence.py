@@ -13,11 +13,14 @@ import torch
 
 from lit_actmax import ActMaxModule, Channel, Pixel, Renderer
 from lit_actmax.augment import Compose, Jitter
+from lit_actmax.core.divergence import divergence_error
 from lit_actmax.core.schedule import UnitImage
 from lit_actmax.errors import ActMaxError, DivergenceError
 from lit_actmax.objectives import RenderBatch
 from lit_actmax.objectives.regularizers import Regularizer
-from lit_actmax.run.writer import FinishedUnits, RunWriter, jsonable, read_json, strict_json, write_json
+from lit_actmax.run.files import jsonable, read_json, strict_json, write_json
+from lit_actmax.run.records import FinishedUnits
+from lit_actmax.run.writer import RunWriter
 from lit_actmax.testing import tiny_backbone
 
 TINY = "lit_actmax.testing:tiny_backbone"
@@ -207,7 +210,7 @@ def test_non_finite_parameters_are_caught_before_the_forward_and_after_a_step():
 def test_a_long_list_of_units_is_shortened():
     made = renderer()
     made.items = tuple(UnitImage(u, 0, True) for u in range(20))
-    message = str(made.diverged(torch.ones(20, dtype=torch.bool), 5, "{their} loss is nan", "lower it"))
+    message = str(divergence_error(made.unit_names, torch.ones(20, dtype=torch.bool), 5, "{their} loss is nan", "lower it"))
     assert message == ("Units [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, ... (20 units)] diverged at step 5 of their group: "
                        "their loss is nan; lower it.")
     made.detach()
@@ -246,7 +249,7 @@ def test_the_writer_skips_non_finite_padding_and_stores_callbacks_non_finite_num
 
 
 def test_the_index_is_strict_json_with_undefined_run_metrics_as_null(tmp_path):
-    from lit_actmax.run.writer import RunSummary
+    from lit_actmax.run.records import RunSummary
 
     writer = RunWriter(tmp_path, "features.2")
     writer.write_units(finished(torch.rand(1, 3, 8, 8), [0.25]))

@@ -9,11 +9,11 @@ import torch
 
 from lit_actmax import ActMaxModule, Channel, ClassLogit, Compose, Pixel
 from lit_actmax.callbacks import KeepImages
-from lit_actmax.core.layer_selection import PerLayer, match_layers, objective_for, select_layers
+from lit_actmax.core.layer_selection import match_layers, select_layers
 from lit_actmax.core.renderer import Renderer
 from lit_actmax.core.schedule import UnitImage
 from lit_actmax.errors import ConfigError
-from lit_actmax.objectives import Neuron, RenderBatch
+from lit_actmax.objectives.per_layer import PerLayer
 from lit_actmax.testing import tiny_backbone
 
 TINY = "lit_actmax.testing:tiny_backbone"
@@ -40,25 +40,6 @@ def test_layers_come_in_model_order_with_output_last_and_the_later_key_wins():
 def test_a_key_that_matches_no_layer_names_the_closest_ones():
     with pytest.raises(ConfigError, match=r"'featurs.2' matches no layer.*Closest names: features.2"):
         select_layers({"featurs.2": "all"}, NAMES)
-
-
-def test_objective_kinds():
-    assert isinstance(objective_for("auto", "output"), ClassLogit)
-    assert isinstance(objective_for("auto", "features.2"), Channel)
-    assert isinstance(objective_for("neuron", "features.2"), Neuron)
-    with pytest.raises(ConfigError, match="objective_kind must be one of auto, channel, neuron, class"):
-        objective_for("channels", "features.2")
-
-
-# -- the objective -----------------------------------------------------------------------------------------
-def test_each_image_is_scored_by_its_own_layer():
-    objective = PerLayer([Channel("features.2"), ClassLogit()])
-    acts = {"features.2": torch.randn(3, 16, 4, 4), "output": torch.randn(3, 10)}
-    batch = RenderBatch(acts=acts, units=torch.tensor([5, 7, 1]), targets=torch.tensor([0, 1, 0]))
-    expected = torch.stack([acts["features.2"][0, 5].mean(), acts["output"][1, 7], acts["features.2"][2, 1].mean()])
-    torch.testing.assert_close(objective(batch), expected)
-    torch.testing.assert_close(objective.activation(batch), expected)
-    assert objective.layers_for([0]) == ("features.2",) and objective.layers_for([0, 1]) == ("features.2", "output")
 
 
 def test_a_batch_of_a_shallow_layer_stops_the_forward_there():

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lit_actmax import ClassLogit, Renderer, UnitSchedule
-from lit_actmax.backbones.registry import load_backbone
+from lit_actmax.backbones import load_backbone
 from lit_actmax.core.numerics import CUBLAS_WORKSPACE, PINNED, Numerics, NumericsState, current_numerics
 from lit_actmax.errors import ConfigError
 

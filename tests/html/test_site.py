@@ -17,9 +17,12 @@ from lit_actmax import ActMaxModule, Channel, Compose, ConfigError, Pixel
 from lit_actmax.callbacks import BestImage, Gif, Transparency
 from lit_actmax.callbacks.activation_curves import ActivationCurves
 from lit_actmax.cli.main import main
-from lit_actmax.html.gallery import build_gallery, referenced_files
-from lit_actmax.html.site import THUMB_SIDE, build_site, layer_order, layer_page, unit_page
-from lit_actmax.run.writer import INDEX_FORMAT, FinishedUnits, RunWriter, iter_records, save_png, write_json
+from lit_actmax.html.gallery import build_gallery
+from lit_actmax.html.markup import referenced_files
+from lit_actmax.html.site import THUMB_SIDE, build_site, layer_page, unit_page
+from lit_actmax.run.files import write_json
+from lit_actmax.run.records import INDEX_FORMAT, FinishedUnits, iter_records
+from lit_actmax.run.writer import RunWriter, save_png
 
 TINY = "lit_actmax.testing:tiny_backbone"
 CLASS_NAMES = ["tench", 'a <b>bold</b> & "quoted" class', "goldfish", "shark"]
@@ -155,7 +158,7 @@ def test_a_unit_page_shows_variants_every_existing_file_curve_examples_and_numbe
         assert f"../../../images/features.10/{name}" in links, name
     assert "sketch%20%231.png" in page  # URL-quoted
     assert "_gone.png" not in page  # a file the record lists but nobody wrote
-    assert re.search(r'<img class="large alpha" src="[^"]+_alpha\.png"', page)
+    assert re.search(r'<img class="unit alpha" src="[^"]+_alpha\.png"', page)
     assert 'width="256" height="256"' in page  # drawn large
     assert page.count('<svg class="curve"') == 2 and "variant 1" in page
     assert page.count("../../../examples/features.10/thumbs/") == 3 and "most activating" in page
@@ -200,13 +203,6 @@ def test_an_unfinished_run_without_index_gets_a_site_from_its_records(run, tmp_p
     assert "unfinished run" in page and "index.json" not in re.sub(r"no index\.json", "", page)
     assert re.findall(r'href="layers/([^"]+)\.html"><b>', page) == ["features.10", "output"]  # natural order
     assert (copy / "site" / unit_page("output", 3)).is_file()
-
-
-def test_layer_order_follows_the_index_then_natural_names():
-    records = [{"layer": name} for name in ("output", "features.10", "features.9", "head")]
-    assert layer_order({}, records) == ["features.9", "features.10", "head", "output"]
-    assert layer_order({"layers": ["output", "missing", "features.10"]}, records) == [
-        "output", "features.10", "features.9", "head"]
 
 
 def test_a_real_run_with_result_callbacks(tmp_path, make_trainer):

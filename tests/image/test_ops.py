@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from lit_actmax.backbones.registry import Normalize, ScaleShift
+from lit_actmax.backbones import Normalize, ScaleShift
 from lit_actmax.errors import ConfigError
 from lit_actmax.image.ops import (
     BORDERS,

@@ -1,7 +1,10 @@
-"""Dataset examples: exact streaming top-k (against a brute-force sort), across 2 processes, saved for the gallery."""
+"""Dataset examples: exact streaming top-k (against a brute-force sort), across 2 processes, saved for the gallery.
+
+The scoring helpers are tested in tests/core/test_dataset_scores.py, the command in tests/cli/test_examples.py."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -12,17 +15,16 @@ import pytest
 import torch
 from PIL import Image
 
-from lit_actmax import Channel, ConfigError, Neuron
+from lit_actmax import Channel
+from lit_actmax.backbones import load_backbone
 from lit_actmax.backbones.probe import LayerProbe
-from lit_actmax.backbones.registry import load_backbone
-from lit_actmax.cli.main import main
+from lit_actmax.image.io import encode_image, list_images, load_image
 from lit_actmax.lightning.dataset_examples import (
+    EXAMPLES_FORMAT,
     ImageFolderStream,
     TopKExamples,
     find_examples,
-    list_images,
-    objective_from_text,
-    unit_scores,
+    save_examples,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,14 +104,6 @@ def test_topk_metric_with_fewer_images_than_k_and_bad_input():
         metric.update(torch.zeros(3, 5), torch.arange(3))
 
 
-def test_folder_listing_is_recursive_and_sorted(folder, tmp_path):
-    files = list_images(folder)
-    assert len(files) == 24 and files == sorted(files)
-    assert {f.suffix for f in files} == {".jpg", ".png"}
-    with pytest.raises(ConfigError, match="No images"):
-        list_images(tmp_path)
-
-
 def test_streamed_top_and_bottom_k_equal_a_brute_force_sort(folder, direct_scores):
     module, files = find_examples(TINY, Channel("features.2"), UNITS, folder, k=5, least=True, batch_size=4, size=32)
     for kind, largest in (("top", True), ("bottom", False)):
@@ -119,20 +113,6 @@ def test_streamed_top_and_bottom_k_equal_a_brute_force_sort(folder, direct_score
         assert torch.allclose(values, expected, atol=1e-5), kind
     # a real spread: the best and worst images of a unit differ
     assert (module.result["top"][0][:, 0] - module.result["bottom"][0][:, 0]).min() > 1e-3
-
-
-def test_generic_objectives_score_like_the_objective_itself(folder):
-    backbone = load_backbone(TINY)
-    files = list_images(folder)
-    images = torch.stack([ImageFolderStream(files[:6], 32)[i][0] for i in range(6)])
-    with torch.no_grad():
-        acts = LayerProbe(backbone.model, ["features.2"])(backbone.preprocess(images))
-    units = torch.tensor(UNITS)
-    neuron = unit_scores(Neuron("features.2"), acts, units, budget=1000)  # generic path, in small chunks
-    assert torch.allclose(neuron, acts["features.2"][:, :, 8, 8])
-    fast = unit_scores(Channel("features.2"), acts, units[[3, 1]])
-    generic = unit_scores(1.0 * Channel("features.2"), acts, units[[3, 1]])  # a Sum: the repeat path
-    assert torch.allclose(fast, generic, atol=1e-6) and torch.allclose(fast, acts["features.2"].mean((2, 3))[:, [3, 1]])
 
 
 @pytest.mark.slow
@@ -153,32 +133,20 @@ def test_two_processes_give_the_one_process_answer(folder, direct_scores, tmp_pa
     assert [(tmp_path / f"exit_rank{r}.txt").read_text() for r in range(2)] == ["False", "False"]
 
 
-def test_saved_examples_and_the_cli(folder, tmp_path, make_trainer):
-    from lit_actmax import ActMaxModule, Compose, Pixel
-
-    module = ActMaxModule(backbone=TINY, objective=Channel("features.2"), units="2,5", size=32, batch_size=2,
-                          steps_per_epoch=1, epochs=1, param=Pixel(), transforms=Compose([]),
-                          out_dir=str(tmp_path / "runs"), run_name="ex")
-    make_trainer().fit(module)
-    run_dir = module.run_dir
-    assert main(["examples", str(run_dir), "--images", str(folder), "--k", "3", "--least", "--thumb", "24"]) == 0
-    data = json.loads((run_dir / "examples" / "features.2" / "examples.json").read_text())
+def test_saved_examples_list_each_units_images_with_the_models_view_as_thumbnails(folder, tmp_path):
+    module, files = find_examples(TINY, Channel("features.2"), [2, 5], folder, k=3, least=True, batch_size=8, size=32)
+    path = save_examples(tmp_path / "run", module, files, folder, thumb=24)
+    assert path == tmp_path / "run" / "examples" / "features.2" / "examples.json"
+    data = json.loads(path.read_text())
+    assert data["format"] == EXAMPLES_FORMAT == "lit_actmax.examples/1"  # readers check it: it never changes
     assert data["objective"] == "Channel(features.2)" and data["images"] == 24 and set(data["units"]) == {"2", "5"}
-    files = list_images(folder)
+    assert data["k"] == 3 and data["size"] == 32 and data["folder"] == str(folder.resolve())
     for lists in data["units"].values():
         assert len(lists["top"]) == 3 and len(lists["bottom"]) == 3
         tops = [e["activation"] for e in lists["top"]]
         assert tops == sorted(tops, reverse=True) and tops[0] > lists["bottom"][0]["activation"]
         for entry in lists["top"] + lists["bottom"]:
-            assert Image.open(run_dir / entry["image"]).size == (24, 24)
             assert files[entry["id"]] == folder / entry["source"]
-    assert (run_dir / "gallery.html").is_file()  # rebuilt with the examples
-    assert "most activating dataset images" in (run_dir / "gallery.html").read_text()
-    assert main(["examples", str(run_dir), "--images", str(tmp_path / "none")]) == 2
-
-
-def test_objective_from_text():
-    assert objective_from_text("Channel(features.8)").describe() == "Channel(features.8)"
-    assert objective_from_text("ClassLogit(output)").describe() == "ClassLogit(output)"
-    with pytest.raises(ValueError, match="pass --objective"):
-        objective_from_text("Direction(features.8)")
+            thumb = (tmp_path / "run" / entry["image"]).read_bytes()
+            view = load_image(files[entry["id"]], 24)[0]  # the centre crop the model saw
+            assert thumb == encode_image(view, "JPEG", quality=90) and Image.open(io.BytesIO(thumb)).size == (24, 24)

@@ -232,7 +232,7 @@ def test_real_judge_lite2_recognizes_photos():
     """The independent judge (EfficientNet-Lite2) classifies real photos: cat and espresso are top-5 hits."""
     from skimage import data
 
-    from lit_actmax.backbones.registry import load_backbone
+    from lit_actmax.backbones import load_backbone
 
     judge = load_backbone("lite2")
     square = [data.chelsea()[:, 50:350], data.coffee()[:, 100:500]]  # centre-ish square crops

@@ -124,7 +124,7 @@ def test_bad_settings_fail_before_optimization(tmp_path, overrides, error, patte
 def test_layer_too_deep_for_the_image_size(tmp_path):
     from torch import nn
 
-    from lit_actmax.backbones.registry import Backbone, Normalize, register_backbone
+    from lit_actmax.backbones import Backbone, Normalize, register_backbone
 
     register_backbone("test_big_kernel", lambda: Backbone(
         model=nn.Sequential(nn.Conv2d(3, 4, 9), nn.Conv2d(4, 4, 9)), preprocess=Normalize(), spec="", min_size=1))

@@ -123,7 +123,7 @@ model:
       key: W_enc
       transpose: true
 """
-    direction = _cli(tmp_path, config).model.renderer.objective
+    direction = _cli(tmp_path, config).model.renderer.objective.targets[0]
     assert isinstance(direction, Direction) and direction.key == "W_enc" and direction.transpose
     assert torch.allclose(direction.directions, torch.nn.functional.normalize(matrix, dim=1))
     with pytest.raises(ConfigError, match="Unit 5 is out of range .* valid units are 0-4"):  # rows are the units
@@ -137,7 +137,7 @@ model:
       layer: features.0
       directions: [[1, 0, 0, 0, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0, 0, 0]]
 """
-    assert _cli(tmp_path, inline).model.renderer.objective.directions.shape == (2, 8)  # lists still parse
+    assert _cli(tmp_path, inline).model.renderer.objective.targets[0].directions.shape == (2, 8)  # lists still parse
 
 def test_vectors_of_the_wrong_width_are_refused_before_a_run(tmp_path, matrix):
     np.save(tmp_path / "wide.npy", matrix.T.numpy())  # (16, 5): a (C, U) matrix given without transpose
@@ -146,3 +146,14 @@ def test_vectors_of_the_wrong_width_are_refused_before_a_run(tmp_path, matrix):
     with pytest.raises(ConfigError, match="has 16 .*set transpose=True"):
         ActMaxModule(backbone=TINY, objective=Direction("features.4", str(tmp_path / "wide.npy")), units="0-4", size=32,
                      batch_size=5, save_outputs=False)
+
+
+def test_direction_projects_on_each_units_vector(batch):
+    acts = torch.randn(2, 3, 4, 4)
+    vectors = torch.tensor([[1.0, 0, 0], [0, 2.0, 0]])
+    b = batch({"l": acts}, [0, 1])
+    expected = torch.stack([acts[0, 0].mean(), acts[1, 1].mean()])
+    assert torch.allclose(Direction("l", vectors)(b), expected, atol=1e-6)
+    assert Direction("l", vectors).num_units({"l": (3, 4, 4)}) == 2
+    cosine = Direction("l", [1.0, 1.0, 1.0], metric="cosine")(b)
+    assert (cosine.abs() <= 1).all()

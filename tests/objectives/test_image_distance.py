@@ -9,7 +9,8 @@ from lit_actmax import ActMaxModule, Channel, ConfigError, Fourier, Pixel
 from lit_actmax.augment import Compose
 from lit_actmax.cli.lightning_cli import ActMaxCLI
 from lit_actmax.core.schedule import UnitImage
-from lit_actmax.objectives.image_distance import ImageDistance, load_image
+from lit_actmax.image.io import load_image
+from lit_actmax.objectives.image_distance import ImageDistance
 
 TINY = "lit_actmax.testing:tiny_backbone"
 
@@ -32,16 +33,6 @@ def render(seed_file, make_trainer, regularizers, param=None, steps=24, **overri
     module = ActMaxModule(**options)
     make_trainer().fit(module)
     return module
-
-
-def test_load_image_crops_to_the_aspect_and_resizes(seed_file):
-    image = load_image(seed_file, 32)
-    assert image.shape == (1, 3, 32, 32) and 0 <= float(image.min()) and float(image.max()) <= 1
-    # the square centre crop of a 64-wide ramp keeps columns 8..55: red runs from about 0.13 to 0.87
-    assert 0.1 < float(image[0, 0, :, 0].mean()) < 0.2 and 0.8 < float(image[0, 0, :, -1].mean()) < 0.9
-    assert load_image(seed_file, (16, 40)).shape == (1, 3, 16, 40)
-    with pytest.raises(ConfigError, match="does not exist"):
-        load_image(seed_file.parent / "nope.png", 8)
 
 
 @pytest.mark.parametrize("param", [Pixel, Fourier])

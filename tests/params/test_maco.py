@@ -11,7 +11,7 @@ import torch
 from lit_actmax import ActMaxModule, Channel, ConfigError
 from lit_actmax.augment import lucid_transforms
 from lit_actmax.core.seeding import STREAM_INIT, unit_generators
-from lit_actmax.params import Maco, hermitian_phase, rgb_to_decorrelated
+from lit_actmax.params import Maco, hermitian_phase, rfft2_energy, rgb_to_decorrelated
 from lit_actmax.params.spectrum import (
     DEFAULT_SPECTRUM,
     Spectrum,
@@ -251,3 +251,11 @@ def test_callback_fragments_compose_with_the_quickstart(fragment):
     cli = ActMaxCLI(args=["--config", "configs/quickstart.yaml", "--config", f"configs/callbacks/{fragment}.yaml"], run=False)
     names = {type(c).__name__ for c in cli.trainer.callbacks}
     assert {"transparency": "Transparency", "redirect_relu": "RedirectReLU", "grad_norm": "PerUnitGradNorm"}[fragment] in names
+
+
+@pytest.mark.parametrize("width", [16, 15])
+def test_rfft2_energy_is_the_sum_of_squares_over_pixels(width):
+    x = torch.randn(2, 3, 12, width, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    spectrum = torch.fft.rfft2(x, norm="ortho")
+    torch.testing.assert_close(rfft2_energy(spectrum, width), x.pow(2).sum(dim=(-2, -1)))
+    torch.testing.assert_close(rfft2_energy(spectrum.abs(), width), x.pow(2).sum(dim=(-2, -1)))

@@ -1,20 +1,23 @@
-"""checkpoint.py: what a checkpoint keeps (image parameters, RunState with the run's fingerprint) and leaves out (the
+"""run/checkpoint_state.py: what a checkpoint keeps (image parameters, RunState with the run's fingerprint) and leaves out (the
 frozen backbone); a resume with other settings is refused naming them."""
 
 import functools
 import json
 import re
 import warnings
+from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 import torch
 
-from lit_actmax import ActMaxModule, Channel, ConfigError, TotalVariation
-from lit_actmax import checkpoint as ckpt
+from lit_actmax import ActMaxModule, Channel, ClassLogit, ConfigError, TotalVariation
 from lit_actmax.augment import Compose, Jitter, MultiCrop, Noise
-from lit_actmax.callbacks import GaussianBlur, PerUnitGradNorm, Resize
+from lit_actmax.callbacks import GaussianBlur, KeepImages, PerUnitGradNorm, Resize
+from lit_actmax.lightning.module_checkpoint import module_fingerprint
+from lit_actmax.objectives.per_layer import PerLayer
 from lit_actmax.params import Pixel
+from lit_actmax.run import checkpoint_state as ckpt
 
 TINY = "lit_actmax.testing:tiny_backbone"
 
@@ -158,8 +161,8 @@ def test_the_fingerprint_leaves_out_what_changes_while_running(make_trainer):
                    end=(0.6, 0.9)), Noise(0.02, 0.02)]), regularizers=[TotalVariation(0.1)])
     fresh_trainer = make_trainer(callbacks=[Resize(factor=1.25, every=1), GaussianBlur(sigma=0.5), PerUnitGradNorm()])
     fresh._trainer = fresh_trainer
-    assert live._fingerprint() == fresh._fingerprint()
-    print_ = live._fingerprint()
+    assert module_fingerprint(live) == module_fingerprint(fresh)
+    print_ = module_fingerprint(live)
     assert print_["param"] == "Pixel(activation='sigmoid', decorrelate=False, sd=0.01, mean=[0.1, 0.2, 0.3])"
     assert [c.split("(")[0] for c in print_["callbacks"]] == ["Resize", "GaussianBlur", "PerUnitGradNorm"]
     assert print_["units"] == [0, 1, 2, 3] and print_["size"] == [32, 32] and print_["world_size"] == 1
@@ -191,3 +194,68 @@ def test_a_file_that_is_no_run_checkpoint_gets_a_sentence_saying_what_it_is_not(
     for name, says in cases.items():
         with pytest.raises(ConfigError, match=f"^ckpt_path '.*{name}' {re.escape(says)}"):
             ckpt.check_checkpoint_file(tmp_path / name)
+
+
+LEGACY = Path(__file__).resolve().parents[1] / "data" / "checkpoint_before_the_move.ckpt"
+
+
+def test_a_checkpoint_from_before_the_move_resumes(make_trainer):
+    """``tests/data/checkpoint_before_the_move.ckpt`` was written by lit_actmax before its split into subpackages
+    (``tests/data/make_checkpoint_before_the_move.py``): its fingerprint names ``lit_actmax.optim.default_optimizer``.
+    It resumes, and the run ends with the images of an uninterrupted run of today's code, bit for bit."""
+    saved = torch.load(LEGACY, map_location="cpu", weights_only=True)
+    assert saved["actmax"]["fingerprint"]["optimizer"] == "lit_actmax.optim.default_optimizer"
+    assert ckpt.current_settings(saved["actmax"]["fingerprint"])["optimizer"] == "lit_actmax.core.optim.default_optimizer"
+    assert saved["global_step"] == 3 and saved["actmax"]["group_index"] == 0  # stopped inside the first group
+    settings = dict(backbone=TINY, units="0-5", size=32, batch_size=4, steps_per_epoch=2, epochs=2, seed=3,
+                    save_outputs=False)
+
+    class CountSteps(pl.Callback):
+        steps = 0
+
+        def on_train_batch_end(self, *args: object) -> None:
+            self.steps += 1
+
+    def run(ckpt_path: Path | None) -> dict[int, torch.Tensor]:
+        kept, counted = KeepImages(), CountSteps()
+        live = ActMaxModule(objective=Channel("features.2") - 0.01 * TotalVariation(), **settings)
+        make_trainer(callbacks=[GaussianBlur(sigma=0.5, every=1), kept, counted]).fit(live, ckpt_path=ckpt_path)
+        assert counted.steps == (8 if ckpt_path is None else 5)  # 2 groups x 4 steps; the resume takes the last 5
+        return kept.unit_images
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resumed = run(LEGACY)  # a fingerprint that did not match would refuse; a missing one would warn
+    assert not [w for w in caught if "fingerprint" in str(w.message)]
+    uninterrupted = run(None)
+    assert sorted(resumed) == sorted(uninterrupted) == list(range(6))
+    assert all(torch.equal(resumed[u], uninterrupted[u]) for u in uninterrupted)
+
+
+def test_a_resume_with_other_settings_than_the_old_checkpoint_s_is_refused(make_trainer):
+    live = ActMaxModule(objective=Channel("features.2") - 0.02 * TotalVariation(), backbone=TINY, units="0-5", size=32,
+                        batch_size=4, steps_per_epoch=2, epochs=2, seed=3, save_outputs=False)
+    with pytest.raises(ConfigError, match=r"^This checkpoint was made with other settings: objective .*-0\.01\*Total"):
+        make_trainer(callbacks=[GaussianBlur(sigma=0.5, every=1)]).fit(live, ckpt_path=LEGACY)
+
+
+def test_old_module_paths_in_settings_read_as_today_s():
+    old = {"optimizer": "lit_actmax.optim.default_optimizer", "param": "Fourier(decay_power=1.5)",
+           "checkpoint_class": "lit_actmax.testing_lightning.TinyClassifier", "backbone": "lit_actmax.testing:tiny_backbone",
+           "callbacks": ["lit_actmax.optim.GradientAscent(lr=0.1)"]}
+    assert ckpt.current_settings(old) == {
+        "optimizer": "lit_actmax.core.optim.default_optimizer", "param": "Fourier(decay_power=1.5)",
+        "checkpoint_class": "lit_actmax.lightning.testing.TinyClassifier", "backbone": "lit_actmax.testing:tiny_backbone",
+        "callbacks": ["lit_actmax.core.optim.GradientAscent(lr=0.1)"]}
+    assert ckpt.fingerprint_differences(old, ckpt.current_settings(old)) == []
+
+
+def test_objectives_describe_themselves_in_the_fingerprint():
+    """A ``Sum`` and a one-objective ``PerLayer`` read as they did when the fingerprint named classes by hand."""
+    objective = Channel("features.2") - 0.01 * TotalVariation()
+    assert ckpt.describe_setting(objective) == (
+        "Sum(1.0*Channel(layer='features.2', unit=None), -0.01*TotalVariation(weight=1.0, beta=1.0))")
+    assert ckpt.describe_setting(PerLayer.of(objective)) == ckpt.describe_setting(objective)
+    across = PerLayer([Channel("features.2"), ClassLogit()])
+    assert ckpt.describe_setting(across) == (
+        "PerLayer(targets=[Channel(layer='features.2', unit=None), ClassLogit(layer='output', unit=None, normalize='logit')])")

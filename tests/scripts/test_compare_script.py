@@ -6,11 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from lit_actmax.recipes import DEFAULT_RECIPE
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_compare():
-    sys.path.insert(0, str(ROOT / "scripts"))
+    """scripts/compare.py as a module, with ``scripts/`` on ``sys.path`` as ``python scripts/compare.py`` has it."""
+    if str(ROOT / "scripts") not in sys.path:
+        sys.path.insert(0, str(ROOT / "scripts"))
     spec = importlib.util.spec_from_file_location("compare_script", ROOT / "scripts" / "compare.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
@@ -33,7 +37,7 @@ def test_a_quick_run_without_peers_times_budgets_and_writes_the_panel_section(tm
     out, panel = tmp_path / "docs" / "compare.md", tmp_path / "docs" / "quality.md"
     panel.parent.mkdir(parents=True)
     panel.write_text("# Quality benchmark\n\nearlier text\n")
-    assert compare.main(["--quick", "--no-peers", "--methods", "pixel", compare.quality.DEFAULT_METHOD, "--budgets", "2", "4",
+    assert compare.main(["--quick", "--no-peers", "--methods", "pixel", DEFAULT_RECIPE.name, "--budgets", "2", "4",
                          "--out", str(out), "--panel-into", str(panel)]) == 0
     text = out.read_text()
     rows = [line for line in text.splitlines() if line.startswith("| lit_actmax default |")]

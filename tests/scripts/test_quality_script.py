@@ -8,10 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
+from lit_actmax.recipes import DEFAULT_RECIPE
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_script(name: str = "quality"):
+    """``scripts/<name>.py`` as a module, with ``scripts/`` on ``sys.path`` as ``python scripts/<name>.py`` has it."""
+    if str(ROOT / "scripts") not in sys.path:
+        sys.path.insert(0, str(ROOT / "scripts"))
     spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
@@ -57,7 +62,7 @@ def test_without_a_judge_the_transfer_column_is_left_out(tmp_path):
 def test_the_panel_can_be_rendered_by_several_methods(tmp_path):
     quality = load_script()
     out = tmp_path / "quality.md"
-    assert quality.main(["--quick", "--out", str(out), "--seeds", "0", "--panel-methods", quality.DEFAULT_METHOD,
+    assert quality.main(["--quick", "--out", str(out), "--seeds", "0", "--panel-methods", DEFAULT_RECIPE.name,
                          "maco+crops"]) == 0
     text = out.read_text()
     assert "## B. The default method on 2 classes" in text and "## B2. maco+crops on the same 2 classes" in text
@@ -95,27 +100,6 @@ def test_maco_sweep_only_takes_exact_names_or_prefixes():
     assert sweep.selected("maco", ["maco"]) and not sweep.selected("maco lr 0.1", ["maco"])
     assert sweep.selected("maco lr 0.1", ["maco*"]) and sweep.selected("maco", ["maco*"])
     assert sweep.selected("pixel", ["fourier", "pixel"]) and not sweep.selected("fourier", ["pixel"])
-
-
-@pytest.mark.slow
-def test_the_quickstart_is_the_default_method_part_b_checks(same_transforms):
-    """configs/quickstart.yaml spells out the method scripts/quality.py checks in part B (its DEFAULT_METHOD), which
-    is also what ActMaxModule uses when no param, transforms or optimizer is given."""
-    from lit_actmax.cli.lightning_cli import ActMaxCLI
-
-    quality = load_script()
-    method = quality.method_named(quality.DEFAULT_METHOD)
-    from lit_actmax import ActMaxModule, Channel
-
-    quickstart = ActMaxCLI(args=["--config", str(ROOT / "configs" / "quickstart.yaml")], run=False).model
-    defaults = ActMaxModule(backbone="lit_actmax.testing:tiny_backbone", objective=Channel("features.2"), units=[0],
-                            save_outputs=False)  # the library's defaults are the same method
-    for module in (quickstart, defaults):
-        assert type(module.renderer.param) is type(method.param())
-        assert module.renderer.param.decay_power == method.param().decay_power
-        assert module.optimizer_factory(module.renderer.param.parameters()).defaults["lr"] == method.lr
-        assert isinstance(module.optimizer_factory(module.renderer.param.parameters()), method.optimizer)
-        assert same_transforms(module.renderer.transforms, method.transforms())
 
 
 def test_maco_reference_start_keeps_the_phase_at_unit_deviation_and_the_magnitude_exact():

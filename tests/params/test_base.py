@@ -1,8 +1,11 @@
+"""The parameterization contract, for every parameterization: seeded RGB images in [0, 1], set_image, resize."""
+
 import pytest
 import torch
 
+import lit_actmax.params as params
 from lit_actmax.core.seeding import unit_generator
-from lit_actmax.params import Fourier, Pixel
+from lit_actmax.params import Fourier, Pixel, per_image_draws
 
 
 def gens(*units):
@@ -38,23 +41,25 @@ def test_resize_keeps_the_parameter_object_and_the_picture(param):
     assert row[0] < 0.2 and row[-1] > 0.8 and (row[1:] >= row[:-1] - 1e-3).all()
 
 
-def test_fourier_gradient_reaches_the_spectrum():
-    param = Fourier()
-    param.reset(gens(0), 16)
-    param()[:, 0].mean().backward()
-    assert param.spectrum.grad is not None and param.spectrum.grad.abs().sum() > 0
-
-
 def test_bad_activation_is_refused():
     with pytest.raises(ValueError, match="activation"):
         Pixel(activation="tanh")
 
 
-@pytest.mark.parametrize("width", [16, 15])
-def test_rfft2_energy_is_the_sum_of_squares_over_pixels(width):
-    from lit_actmax.params import rfft2_energy
+def test_per_image_draws_take_image_i_from_generator_i():
+    together = per_image_draws(gens(3, 4), (3, 2, 2))
+    alone = per_image_draws(gens(4), (3, 2, 2))
+    assert together.shape == (2, 3, 2, 2) and torch.equal(together[1:], alone)
+    uniform = per_image_draws(gens(3), (100,), torch.rand)
+    assert 0 <= float(uniform.min()) and float(uniform.max()) < 1
+    assert per_image_draws([], (3, 4)).shape == (0, 3, 4)
 
-    x = torch.randn(2, 3, 12, width, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    spectrum = torch.fft.rfft2(x, norm="ortho")
-    torch.testing.assert_close(rfft2_energy(spectrum, width), x.pow(2).sum(dim=(-2, -1)))
-    torch.testing.assert_close(rfft2_energy(spectrum.abs(), width), x.pow(2).sum(dim=(-2, -1)))
+
+def test_the_package_names_every_public_name_of_its_modules():
+    from lit_actmax.params import base, fourier, maco, pixel
+
+    modules = (base, fourier, maco, pixel)
+    names = {name for module in modules for name in module.__all__}
+    assert names == set(params.__all__) and len(params.__all__) == len(names)
+    for module in modules:
+        assert all(getattr(params, n) is getattr(module, n) for n in module.__all__), module

@@ -1,0 +1,121 @@
+"""Files lit_actmax writes: atomic writes (readers never see half a file), strict JSON, file-system safe names.
+
+Plain Python (and numpy/torch for the values JSON receives); every file of a run goes through these.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "jsonable", "read_json", "safe_name", "strict_json", "write_json"]
+
+
+def safe_name(text: str) -> str:
+    """A file-system safe version of a layer or run name."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.=-]+", "_", text).strip("._")
+    return cleaned or "_"
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """Write ``data`` as strict JSON, atomically: a NaN or infinity raises ``ValueError`` naming its key (JSON has
+    neither; a writer that expects one stores null through :func:`strict_json`)."""
+    try:
+        text = json.dumps(data, indent=2, sort_keys=False, default=_json_default, allow_nan=False)
+    except ValueError:
+        key = _nonfinite_key(data)
+        if key is None:
+            raise
+        raise ValueError(f"{str(path)!r} would hold a non-finite number at {key}; JSON has no NaN or infinity "
+                         "(a writer stores null for a missing number).") from None
+    atomic_write_text(path, text + "\n")
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, +-inf, e.g. a "nothing seen yet" sentinel) replaced by None, for
+    fields where a missing number is expected; containers are copied, other leaves kept."""
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return strict_json(value.tolist())
+    return value
+
+
+def _nonfinite_key(value: Any, key: str = "the top level") -> str | None:
+    """Where in ``value`` (as written by :func:`write_json`) a non-finite number sits, e.g. ``units[3].activation``."""
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        value = value.tolist()
+    if isinstance(value, dict):
+        items = [(f"{key}.{k}" if key != "the top level" else str(k), v) for k, v in value.items()]
+    elif isinstance(value, (list, tuple)):
+        items = [(f"{key}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        return key if isinstance(value, (float, np.floating)) and not math.isfinite(value) else None
+    return next((found for k, v in items if (found := _nonfinite_key(v, k)) is not None), None)
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    return repr(value)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with every leaf a JSON type (other objects become their ``repr``, a NaN or infinity None)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
