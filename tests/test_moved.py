@@ -55,3 +55,29 @@ def test_an_old_class_path_works_in_a_fresh_interpreter():
             "assert r.TotalVariation is o.TotalVariation; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "ok"
+
+
+def test_a_config_of_the_last_release_parses_with_its_old_class_paths(tmp_path):
+    """A config as the release before the split wrote it: old class paths reach today's classes."""
+    from lit_actmax.cli.lightning_cli import ActMaxCLI
+    from lit_actmax.core.optim import GradientAscent
+    from lit_actmax.objectives import TotalVariation
+
+    config = tmp_path / "old.yaml"
+    config.write_text("""
+trainer: {accelerator: cpu, devices: 1, logger: false, enable_checkpointing: false}
+model:
+  backbone: lit_actmax.testing:tiny_backbone
+  units: [0, 1]
+  objective: {class_path: lit_actmax.objectives.Channel, init_args: {layer: features.2}}
+  regularizers:
+    - {class_path: lit_actmax.regularizers.TotalVariation, init_args: {weight: 0.1}}
+  optimizer: {class_path: lit_actmax.optim.GradientAscent, init_args: {lr: 0.5}}
+  size: 32
+  save_outputs: false
+""")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cli = ActMaxCLI(args=["--config", str(config)], run=False)
+    assert isinstance(cli.model.renderer.regularizers[0], TotalVariation)
+    assert isinstance(cli.model.configure_optimizers(), GradientAscent)
