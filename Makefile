@@ -5,7 +5,7 @@ CONSTRAINTS ?= constraints.txt
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install clean-venv
+.PHONY: demo test test-fast test-faults lint install clean-venv
 
 install: $(STAMP)
 
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/lit-actmax fit --config configs/quickstart.yaml
+	$(BIN)/lit-actmax fit --config quickstart
 
 # Both test targets lint first (ruff's findings fail them) and list the 15 slowest tests at the end.
 # pytest exits 5 when it collects no test: that is a failure of the suite, say so.
@@ -33,6 +33,11 @@ test: lint
 # The daily loop: everything but the tests marked slow (several processes, the real models, the scripts).
 test-fast: lint
 	$(PYTEST) -m "not slow" $(PYTEST_ARGS); $(NO_TESTS_FAILS)
+
+# The fault-injection suite alone (tests/test_faults.py: kills, signals, a full disk, damaged folders, rank failures,
+# SLURM and torchrun on one machine). `make test` runs it too, so CI does.
+test-faults: lint
+	$(PYTEST) -m faults $(PYTEST_ARGS); $(NO_TESTS_FAILS)
 
 clean-venv:
 	rm -rf $(VENV)

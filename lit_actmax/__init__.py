@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["parse_units"], "core.units"),
     **dict.fromkeys(["UnitRequest"], "core.unit_request"),
     **dict.fromkeys(["UnitParallelStrategy"], "lightning.strategy"),
+    **dict.fromkeys(["RunImages", "run_images"], "notebook"),
 }
 
 __all__ = sorted(_EXPORTS)
@@ -77,6 +78,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .errors import ActMaxError, BackboneError, ConfigError, ProbeError, ShardError, UnitSpecError
     from .lightning.module import ActMaxModule
     from .lightning.strategy import UnitParallelStrategy
+    from .notebook import RunImages, run_images
     from .objectives import (
         L1,
         L2,

@@ -7,7 +7,13 @@ is a bug and keeps its traceback. Each subclass is a ``ValueError``, so ``except
 
 from __future__ import annotations
 
-__all__ = ["ActMaxError", "ConfigError", "BackboneError", "ProbeError", "ShardError", "UnitSpecError", "DivergenceError"]
+from .exits import EXIT_ERROR
+
+__all__ = [
+    "ActMaxError", "ConfigError", "BackboneError", "ProbeError", "ShardError", "UnitSpecError", "DivergenceError",
+    "ResourceError", "RankFailureError",
+]
+
 
 
 class ActMaxError(ValueError):
@@ -37,3 +43,18 @@ class UnitSpecError(ActMaxError):
 class DivergenceError(ActMaxError):
     """Images whose loss, activation, gradient or parameters became NaN or infinite while optimizing; the message names
     the units, the step in their group and the likely cause (the learning rate, a regularizer, the objective)."""
+
+
+class ResourceError(ActMaxError):
+    """The machine ran out of something the run needs (memory, disk space, an accelerator); the message says what to
+    change (a smaller batch or size, another folder, ``accelerator: cpu``)."""
+
+
+class RankFailureError(ActMaxError):
+    """Another process of a multi-process run failed or was lost; the message is that process's sentence, so every
+    process stops with the same one. ``exit_code`` is the code the failing process exits with (1 for a bug, whose
+    traceback is in that process's output)."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.exit_code = int(exit_code)

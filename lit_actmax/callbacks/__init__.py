@@ -6,6 +6,7 @@
   ``ResetOptimizerState``; their base ``ImageCallback`` and ``EpochSchedule``.
 - Per-unit records: ``BestImage``, ``Gif``, ``Transparency``.
 - Gradient handling: ``PerUnitGradNorm``, ``RedirectReLU``.
+- Watching a model you train (in your own Trainer): ``FeatureVisualization``.
 - Seeing results: ``LoggerImages``, ``ActivationCurves``, ``QualityMetrics``, ``WriteGallery``; progress in units:
   ``UnitProgressBar``.
 """
@@ -15,6 +16,7 @@ from .base import ActMaxCallback
 from .best_image import BestImage
 from .bilateral_filter import BilateralFilter
 from .contribution_crop import ContributionCrop
+from .feature_visualization import FeatureVisualization
 from .gaussian_blur import BoxBlur, GaussianBlur
 from .gif import Gif
 from .grad_norm import PerUnitGradNorm
@@ -36,8 +38,8 @@ from .write_gallery import WriteGallery
 
 __all__ = [
     "ActMaxCallback", "ActivationCurves", "BestImage", "BilateralFilter", "BoxBlur", "Clamp", "ContributionCrop", "EpochSchedule",
-    "GaussianBlur", "Gif", "ImageCallback", "KeepImages", "L2Decay", "LargestBatch", "LoggerImages", "NormCrop", "PerUnitGradNorm",
-    "PinnedNumerics",
+    "FeatureVisualization", "GaussianBlur", "Gif", "ImageCallback", "KeepImages", "L2Decay", "LargestBatch", "LoggerImages",
+    "NormCrop", "PerUnitGradNorm", "PinnedNumerics",
     "QualityMetrics", "RandomAffineBetweenEpochs", "RedirectReLU", "ResetOptimizerState", "Resize", "RunGuard", "Transparency",
     "UnitProgressBar", "WriteGallery",
 ]

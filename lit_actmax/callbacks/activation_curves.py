@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
-import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
+from ..lightning.package import pl
 from ..run.records import FinishedUnits
 from .base import ActMaxCallback
 

@@ -12,14 +12,14 @@ calls, on every ``ActMaxCallback`` of the Trainer, in the Trainer's callback ord
 
 Besides Lightning's own attributes, callbacks read only the module's declared contract: ``renderer``,
 ``schedule``, ``writer``, ``run_dir``, ``group_index``, ``epoch_in_group``, ``is_last_epoch_of_group``, ``step_in_group``,
-``step_activations`` and ``reset_optimizer_state()`` (see :mod:`lit_actmax.lightning.module`).
+``step_activations``, ``reset_optimizer_state()`` and ``run_finished`` (see :mod:`lit_actmax.lightning.module`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
-import pytorch_lightning as pl
+from ..lightning.package import pl
 
 if TYPE_CHECKING:
     from ..core.schedule import UnitImage

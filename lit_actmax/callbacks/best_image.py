@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
-import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
 from ..errors import ConfigError
 from ..image.io import save_png
 from ..image.ops import resize_images
+from ..lightning.package import pl
 from ..run.records import FinishedUnits
 from .base import ActMaxCallback
 

@@ -10,17 +10,15 @@ durations); the record's ``gif_frames`` says how many frames the file holds.
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING, Any, Sequence
 
-import pytorch_lightning as pl
 import torch
-from PIL import Image
 from typing_extensions import override
 
 from ..errors import ConfigError
-from ..image.io import to_uint8
+from ..image.animation import gif_bytes
 from ..image.ops import resize_images
+from ..lightning.package import pl
 from ..run.files import atomic_write_bytes
 from ..run.records import FinishedUnits
 from .base import ActMaxCallback
@@ -30,20 +28,6 @@ if TYPE_CHECKING:
     from ..lightning.module import ActMaxModule
 
 __all__ = ["Gif", "gif_bytes"]
-
-
-def gif_bytes(frames: list[torch.Tensor], duration: int = 100, loop: int = 0) -> tuple[bytes, int]:
-    """(3, H, W) uint8 or [0, 1] frames of one size -> (GIF file bytes, number of frames in the file)."""
-    if not frames:
-        raise ConfigError("A GIF needs at least one frame.")
-    pictures = [Image.fromarray(to_uint8(f.float() / 255.0 if f.dtype == torch.uint8 else f)) for f in frames]
-    buffer = io.BytesIO()
-    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=int(duration),
-                     loop=int(loop), optimize=False)
-    data = buffer.getvalue()
-    with Image.open(io.BytesIO(data)) as check:
-        count = getattr(check, "n_frames", 1)
-    return data, count
 
 
 class Gif(ActMaxCallback):

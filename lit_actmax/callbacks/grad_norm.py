@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
 from ..errors import ConfigError
+from ..lightning.package import pl
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:

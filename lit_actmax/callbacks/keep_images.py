@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
+from ..lightning.package import pl
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:

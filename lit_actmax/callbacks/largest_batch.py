@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-import pytorch_lightning as pl
 import torch
-from pytorch_lightning.utilities import rank_zero_info
 from typing_extensions import override
 
 from ..core.batch_size import largest_batch_size
 from ..errors import ConfigError
+from ..lightning.package import pl, rank_zero_info
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:

@@ -5,7 +5,8 @@ layer: TensorBoard through ``add_images``, W&B (or any logger with ``log_image``
 other logger (CSV, none at all) as a labelled PNG contact sheet in its ``log_dir`` (or ``<run_dir>/logged_images``).
 When the last group of units is finished, all final images are logged (``final/<layer>``, in pages of
 ``max_images``); a run that stops early (``max_time``, ``max_steps``, a requeue signal) logs the images of the units
-it finished, including the group it stopped in, when ``fit`` ends. Per-unit activation curves (the epoch's mean
+it finished, including the group it stopped in, when ``fit`` ends; MLflow then also gets the run folder's unit
+images, grids and ``index.json`` as artifacts (``lit_actmax/``). Per-unit activation curves (the epoch's mean
 activation of each image) go to the loggers as scalars ``unit_activation/<layer>/unit_XXXXX``.
 
 Every rank takes part in the gathers (they are collectives); only global rank 0 writes.
@@ -16,7 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -26,6 +26,7 @@ from ..errors import ConfigError
 from ..image.contact_sheet import contact_sheet
 from ..image.io import save_png
 from ..lightning.gather import gather_rows
+from ..lightning.package import pl
 from ..run.files import safe_name
 from ..run.records import FinishedUnits, image_stem
 from .activation_curves import EpochActivations
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from ..core.schedule import UnitImage
     from ..lightning.module import ActMaxModule
 
-__all__ = ["LoggerImages", "log_image_grid", "thumbnails"]
+__all__ = ["LoggerImages", "log_image_grid", "log_run_artifacts", "thumbnails"]
 
 
 def thumbnails(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -60,7 +61,7 @@ def _png_dir(logger: Any, trainer: pl.Trainer) -> Path:
 def log_image_grid(trainer: pl.Trainer, tag: str, images: torch.Tensor, captions: list[str], step: int) -> list[str]:
     """Log (N, 3, h, w) uint8 images under ``tag`` to every logger of ``trainer``; call on global rank 0 only.
 
-    Returns how each logger took them (``"tensorboard"``, ``"log_image"`` or the PNG path written).
+    Returns how each logger took them (``"tensorboard"``, ``"log_image"``, ``"mlflow"`` or the PNG path written).
     """
     done = []
     for logger in trainer.loggers or [None]:
@@ -75,12 +76,33 @@ def log_image_grid(trainer: pl.Trainer, tag: str, images: torch.Tensor, captions
             if callable(flush):
                 flush()
             done.append("tensorboard")
-        else:  # loggers without images (CSV) or no logger: a labelled contact sheet
+        else:  # a labelled contact sheet: MLflow logs it as an image; loggers without images (CSV) or none, a PNG
             tiles = [Image.fromarray(im.permute(1, 2, 0).cpu().numpy()) for im in images]
             sheet = contact_sheet(tiles, captions, tile=max(images.shape[-2:]))
+            if callable(getattr(experiment, "log_image", None)) and getattr(logger, "run_id", None):  # MLflow
+                experiment.log_image(logger.run_id, sheet, key=tag, step=step)
+                done.append("mlflow")
+                continue
             path = _png_dir(logger, trainer) / f"{safe_name(tag)}_step{step:07d}.png"
             save_png(path, sheet)
             done.append(str(path))
+    return done
+
+
+def log_run_artifacts(trainer: pl.Trainer, run_dir: Path) -> list[str]:
+    """Upload ``run_dir``'s ``images/``, ``grids/`` and ``index.json`` as artifacts (under ``lit_actmax/``) to every
+    logger that stores artifacts by run (MLflow: ``experiment.log_artifacts(run_id, ...)``); returns the run ids."""
+    done = []
+    for logger in trainer.loggers:
+        experiment, run_id = getattr(logger, "experiment", None), getattr(logger, "run_id", None)
+        if not run_id or not callable(getattr(experiment, "log_artifacts", None)):
+            continue
+        for folder in ("images", "grids"):
+            if (run_dir / folder).is_dir():
+                experiment.log_artifacts(run_id, str(run_dir / folder), f"lit_actmax/{folder}")
+        if (run_dir / "index.json").is_file():
+            experiment.log_artifact(run_id, str(run_dir / "index.json"), "lit_actmax")
+        done.append(str(run_id))
     return done
 
 
@@ -196,9 +218,12 @@ class LoggerImages(ActMaxCallback):
 
     @override
     def on_fit_end(self, trainer: pl.Trainer, pl_module: ActMaxModule) -> None:
-        """A run that stopped before its last group: log the final images of the units it did finish."""
+        """A run that stopped before its last group: log the final images of the units it did finish. Then give
+        MLflow the run folder's images, grids and index as artifacts (global rank 0)."""
         if self.final and self._final_pending and self._thumb_hw is not None:
             self._log_final(trainer, pl_module)
+        if self.final and trainer.is_global_zero and pl_module.run_dir is not None:
+            log_run_artifacts(trainer, Path(pl_module.run_dir))
 
     def _log_final(self, trainer: pl.Trainer, pl_module: ActMaxModule) -> None:
         """Gather every rank's finished thumbnails (collective) and log them on global rank 0."""

@@ -4,17 +4,19 @@
 argument. In ``setup`` (on every process, after Lightning's launcher set each process's thread count to
 ``cores / processes``, before the first training forward) it applies the :class:`~lit_actmax.core.numerics.Numerics`;
 in ``teardown`` and ``on_exception`` (Lightning calls no ``teardown`` when a fit fails) it gives the process's
-previous settings back. ``index.json`` records the config and what was in effect on global rank 0.
+previous settings back. ``index.json`` records the config and what was in effect on global rank 0. A bf16 precision on
+a CPU without native bf16 gets a one-line warning here (:mod:`lit_actmax.core.cpu_bf16`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pytorch_lightning as pl
 from typing_extensions import override
 
+from ..core.cpu_bf16 import slow_bf16_warning
 from ..core.numerics import PINNED, Numerics, NumericsState, current_numerics
+from ..lightning.package import pl, rank_zero_warn
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:
@@ -40,6 +42,9 @@ class PinnedNumerics(ActMaxCallback):
         if self._previous is None and self.numerics is not None:
             self._previous = self.numerics.apply()
         self._effective = current_numerics()
+        slow = slow_bf16_warning(str(trainer.precision), trainer.strategy.root_device.type)
+        if slow is not None:
+            rank_zero_warn(slow)
 
     @override
     def teardown(self, trainer: pl.Trainer, pl_module: ActMaxModule, stage: str) -> None:

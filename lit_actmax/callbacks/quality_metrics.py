@@ -20,7 +20,6 @@ import math
 import warnings
 from typing import TYPE_CHECKING, Any
 
-import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
@@ -39,6 +38,7 @@ from ..lightning.metrics import (
     target_ranks,
     unit_pairs,
 )
+from ..lightning.package import pl
 from ..objectives import channels_first
 from ..run.records import FinishedUnits
 from .base import ActMaxCallback

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pytorch_lightning as pl
 from typing_extensions import override
 
 from ..backbones.redirect import ReluRedirection
 from ..errors import ConfigError
+from ..lightning.package import pl
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:

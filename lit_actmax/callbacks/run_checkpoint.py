@@ -1,4 +1,4 @@
-"""``RunCheckpoint``: checkpoints live in the run folder, and Ctrl-C leaves a checkpoint and an index.
+"""``RunCheckpoint``: checkpoints live in the run folder, and a stopped fit leaves a checkpoint, an index and a sentence.
 
 :class:`~lit_actmax.lightning.module.ActMaxModule` adds it to every Trainer it is fit with (``configure_callbacks``).
 
@@ -8,29 +8,31 @@
   it) and may change on resume (the original one is adopted), so the folder is set on load and at ``on_fit_start``;
   which ``ModelCheckpoint`` had no ``dirpath`` is noted in ``setup``, before Lightning resolves its default (the
   Trainer keeps ``ModelCheckpoint`` callbacks last).
-- **Ctrl-C.** The first Ctrl-C during training is deferred to the end of the current optimizer step (a second one
-  interrupts at once); then the fit stops with ``KeyboardInterrupt`` and, in ``on_exception``, a single-process
-  run saves a checkpoint (``last.ckpt``, or ``interrupted.ckpt`` when the ``ModelCheckpoint`` keeps no last one)
-  at that step, from which a resume ends on the uninterrupted images, and global rank 0 writes ``index.json`` of
-  the units finished so far (the group being optimized is not finished and not listed). Several processes stop
-  at different steps, so they save no new checkpoint: the last periodic one stays the one to resume from.
-  Nothing is saved when checkpointing is disabled (``enable_checkpointing=False``); the index is still written.
+- **A stopped fit.** Ctrl-C and SIGTERM stop the fit at the end of an optimizer step, the same one on every rank
+  (:class:`~lit_actmax.callbacks.stop_signals.StopSignals`). Then, in ``on_exception``, the ranks save one
+  checkpoint together (``last.ckpt``, or ``interrupted.ckpt`` when the ``ModelCheckpoint`` keeps no last one) in
+  the loop state of a ``ModelCheckpoint`` at batch end, from which a resume ends on the uninterrupted images;
+  global rank 0 writes ``index.json`` of the units finished so far (the group being optimized is not finished and
+  not listed) and says in one sentence what was saved and how to continue. A SIGTERM ends the process with
+  :data:`~lit_actmax.exits.EXIT_PREEMPTED` (also one that Lightning's own handler turned into its exit-code-0
+  ``SIGTERMException``). No checkpoint is saved when checkpointing is disabled (``enable_checkpointing=False``), in
+  a continued folder (``run_dir``: running the command again continues it), in the middle of a step (a second
+  signal) or when the ranks did not stop together; the index is still written.
 """
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-import pytorch_lightning as pl
-from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.utilities import rank_zero_warn
 from typing_extensions import override
 
+from ..exits import EXIT_PREEMPTED, Preempted
+from ..lightning.package import ModelCheckpoint, pl, rank_zero_warn
+from ..run.files import read_json
 from .base import ActMaxCallback
+from .stop_signals import Interrupted
 
 if TYPE_CHECKING:
     from ..lightning.module import ActMaxModule
@@ -39,6 +41,8 @@ __all__ = ["RunCheckpoint", "image_callbacks", "CHECKPOINT_FOLDER"]
 
 #: The run folder's subfolder that checkpoints go to by default.
 CHECKPOINT_FOLDER = "checkpoints"
+#: The name of the checkpoint a stopped fit saves when its ModelCheckpoint keeps no ``last.ckpt``.
+INTERRUPTED = "interrupted"
 _DEFAULTED = "_actmax_default_dirpath"  # marks a ModelCheckpoint whose folder this callback chose
 RECORDS = "images/*/unit_*.json"  # the per-unit records of a run folder (lit_actmax.run.records.iter_records)
 
@@ -50,16 +54,13 @@ def image_callbacks(callbacks: Sequence[pl.Callback]) -> list[ActMaxCallback]:
 
 
 class RunCheckpoint(ActMaxCallback):
-    """Default checkpoint folder ``<run folder>/checkpoints`` and a checkpoint + ``index.json`` on Ctrl-C (see the
-    module docstring). It keeps no state."""
+    """Default checkpoint folder ``<run folder>/checkpoints``; a checkpoint, ``index.json`` and a sentence when the fit
+    is stopped (see the module docstring). It keeps no state."""
 
     def __init__(self) -> None:
         super().__init__()
         self._defaulted: list[ModelCheckpoint] = []
-        self._interrupt_requested = False
-        self._previous_handler: Any = None
         self._training = False
-        self._speaks = True  # global rank 0 says that it stops
 
     # -- where checkpoints go ----------------------------------------------------------------------------
     @override
@@ -88,78 +89,79 @@ class RunCheckpoint(ActMaxCallback):
             if callback.save_last is None:
                 callback.save_last = True
 
-    # -- Ctrl-C -----------------------------------------------------------------------------------------
+    # -- a stopped fit ----------------------------------------------------------------------------------
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: ActMaxModule) -> None:
-        self._training, self._interrupt_requested, self._speaks = True, False, trainer.is_global_zero
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            self._previous_handler = signal.signal(signal.SIGINT, self._defer_interrupt)
-
-    def _defer_interrupt(self, signum: int, frame: Any) -> None:
-        """The first Ctrl-C: finish the optimizer step, then stop (the next one stops at once)."""
-        self._interrupt_requested = True
-        self._restore_handler()
-        if self._speaks:
-            sys.stderr.write("\nlit-actmax: stopping after this step (Ctrl-C again to stop at once) ...\n")
-
-    def _restore_handler(self) -> None:
-        if self._previous_handler is not None and signal.getsignal(signal.SIGINT) == self._defer_interrupt:
-            signal.signal(signal.SIGINT, self._previous_handler)
-        self._previous_handler = None
-
-    @override
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: ActMaxModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
-        if self._interrupt_requested:
-            self._interrupt_requested = False
-            raise KeyboardInterrupt  # Lightning turns it into on_exception (below), then exits with code 1
+        self._training = True
 
     @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: ActMaxModule) -> None:
         self._training = False
-        self._restore_handler()
 
     @override
     def teardown(self, trainer: pl.Trainer, pl_module: ActMaxModule, stage: str) -> None:
-        self._restore_handler()
+        """A run that ends complete after resuming from ``interrupted.ckpt`` removes it: nothing is left to resume."""
+        resumed = Path(str(trainer.ckpt_path or ""))
+        if stage == "fit" and resumed.name == f"{INTERRUPTED}.ckpt" and pl_module.run_finished and trainer.is_global_zero:
+            resumed.unlink(missing_ok=True)
 
     @override
     def on_exception(self, trainer: pl.Trainer, pl_module: ActMaxModule, exception: BaseException) -> None:
-        self._restore_handler()
+        preempted = isinstance(exception, SystemExit) and (
+            isinstance(exception, Preempted) or isinstance(exception, pl.utilities.exceptions.SIGTERMException))
+        if preempted and not exception.code:  # Lightning's own SIGTERM handling ends with exit code 0
+            exception.code = EXIT_PREEMPTED
         training, self._training = self._training, False
-        if not isinstance(exception, KeyboardInterrupt) or not training:
+        if not (preempted or isinstance(exception, KeyboardInterrupt)) or not training:
             return
+        together = isinstance(exception, Interrupted) or getattr(exception, "every_rank", False)
         try:
-            saved = self._save_interrupted(trainer, pl_module)
+            saved = self._save_stopped(trainer, pl_module, together)
             index = None
             if pl_module.writer is not None and trainer.is_global_zero and (saved or _has_records(pl_module.writer.run_dir)):
                 index = pl_module.write_index()
-        except Exception as error:  # noqa: BLE001 - the interrupt, not this, is what the user must see
-            rank_zero_warn(f"The interrupted run could not be saved ({type(error).__name__}: {error}).")
+        except Exception as error:  # noqa: BLE001 - the stop, not this, is what the user must see
+            rank_zero_warn(f"The stopped run could not be saved ({type(error).__name__}: {error}).")
             return
-        callback = trainer.checkpoint_callback
-        last = saved or (getattr(callback, "last_model_path", "") if isinstance(callback, ModelCheckpoint) else "")
-        if trainer.is_global_zero and (last or index):
-            finished = f"the finished units are listed in {index}" if index else "no unit was finished"
-            where = f"; resume with ckpt_path {last}" if last else ""
-            sys.stderr.write(f"lit-actmax: interrupted: {finished}{where}.\n")
+        if trainer.is_global_zero:
+            sys.stderr.write(f"lit-actmax: {stop_sentence(trainer, pl_module, preempted, saved, index)}\n")
 
-    def _save_interrupted(self, trainer: pl.Trainer, pl_module: ActMaxModule) -> Path | None:
-        """Save the interrupted state (one process, checkpointing on, not in the middle of a step)."""
+    def _save_stopped(self, trainer: pl.Trainer, pl_module: ActMaxModule, together: bool) -> Path | None:
+        """Save the stopped state (checkpointing on, no continued folder, every rank at the same step, not in the
+        middle of a step), on every rank together."""
         callback = trainer.checkpoint_callback
-        if not isinstance(callback, ModelCheckpoint) or trainer.world_size > 1:
+        if not isinstance(callback, ModelCheckpoint) or pl_module.continued_dir is not None:
+            return None
+        if trainer.world_size > 1 and not together:
             return None
         progress = trainer.fit_loop.epoch_loop.batch_progress.current
         if progress.started > progress.processed:  # inside training_step/backward/optimizer.step: half a step
-            rank_zero_warn("Interrupted in the middle of an optimizer step: no checkpoint saved; resume from the last "
+            rank_zero_warn("Stopped in the middle of an optimizer step: no checkpoint saved; resume from the last "
                            "one saved.")
             return None
         folder = Path(callback.dirpath) if callback.dirpath else (
             Path(pl_module.run_dir) / CHECKPOINT_FOLDER if pl_module.run_dir else Path(trainer.default_root_dir))
-        name = callback.CHECKPOINT_NAME_LAST if callback.save_last else "interrupted"
+        name = callback.CHECKPOINT_NAME_LAST if callback.save_last else INTERRUPTED
         path = folder.absolute() / f"{name}{callback.FILE_EXTENSION}"
         trainer.save_checkpoint(path, weights_only=False)
         return path
+
+
+def stop_sentence(trainer: pl.Trainer, pl_module: ActMaxModule, preempted: bool, saved: Path | None,
+                  index: Path | None) -> str:
+    """What a stopped fit says: why it stopped, where the finished units are listed, and how to continue."""
+    callback = trainer.checkpoint_callback
+    last = saved or (getattr(callback, "last_model_path", "") if isinstance(callback, ModelCheckpoint) else "")
+    why = f"stopped by SIGTERM (exit code {EXIT_PREEMPTED})" if preempted else "interrupted"
+    listed = len(read_json(index).get("units", [])) if index else 0
+    finished = f"the {listed} finished image(s) are listed in {index}" if listed else "no unit was finished yet"
+    if pl_module.continued_dir is not None:
+        how = "; run the same command again to render the rest (finished units are kept)"
+    elif last:
+        how = f"; resume with ckpt_path {last}"
+    else:
+        how = "; no checkpoint to resume from (checkpointing is off)"
+    return f"{why}: {finished}{how}."
 
 
 def _has_records(run_dir: Path) -> bool:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
 from ..errors import ConfigError
 from ..image.ops import model_space
+from ..lightning.package import pl
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:

@@ -15,13 +15,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from typing_extensions import override
 
 from ..errors import ConfigError
 from ..image.io import save_png
+from ..lightning.package import pl
 from ..run.files import atomic_write_bytes
 from ..run.records import FinishedUnits
 from .base import ActMaxCallback

@@ -16,12 +16,10 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-import pytorch_lightning as pl
-from pytorch_lightning.callbacks import TQDMProgressBar
-from pytorch_lightning.callbacks.progress.tqdm_progress import Tqdm
 from typing_extensions import override
 
 from ..core.schedule import UnitSchedule
+from ..lightning.package import Tqdm, TQDMProgressBar, pl
 
 if TYPE_CHECKING:
     from ..lightning.module import ActMaxModule

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytorch_lightning as pl
-from pytorch_lightning.utilities import rank_zero_info
 from typing_extensions import override
 
 from ..errors import ConfigError
 from ..html.gallery import build_gallery
+from ..lightning.package import pl, rank_zero_info
 from .base import ActMaxCallback
 
 if TYPE_CHECKING:

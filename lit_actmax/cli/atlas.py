@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import ConfigError
-from ..run.files import read_json, safe_name
+from ..run.files import layer_folder, read_json
 from ..run.folders import run_name_of
 
 __all__ = ["atlas_command", "add_examples", "default_atlas_dir"]
@@ -56,7 +56,7 @@ def add_examples(run_dir: str | Path, folder: str | Path, k: int = 9, least: boo
             units.append(record["unit"])
     done = []
     for layer, (objective, units) in by_layer.items():
-        if _examples_are_current(run_dir / "examples" / safe_name(layer) / "examples.json", folder, k, units):
+        if _examples_are_current(run_dir / "examples" / layer_folder(layer) / "examples.json", folder, k, units):
             continue
         config = index.get("config", {})
         module, files = find_examples(index["backbone"], objective_from_text(objective), sorted(units), folder, k=k,

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 import yaml
-from pytorch_lightning.cli import LightningArgumentParser
 
 from ..errors import ConfigError
+from ..lightning.package import LightningArgumentParser
 
 __all__ = ["ConfigArgumentParser", "config_error_sentence"]
 

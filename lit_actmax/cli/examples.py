@@ -69,9 +69,8 @@ def run_examples(args: argparse.Namespace) -> int:
     units = parse_units(args.units) if args.units else sorted({int(r["unit"]) for r in index.get("units", [])})
     devices = int(args.devices) if str(args.devices).isdigit() else args.devices
 
-    import pytorch_lightning as pl
-
     from ..lightning.dataset_examples import find_examples, save_examples
+    from ..lightning.package import pl
     from ..lightning.strategy import STRATEGY_NAME
 
     trainer = pl.Trainer(accelerator=args.accelerator, devices=devices, logger=False, enable_model_summary=False,

@@ -1,7 +1,7 @@
 """The ``lit-actmax`` command: ``fit`` (LightningCLI), ``layers``, ``gallery`` and ``examples``.
 
-    lit-actmax fit --config configs/quickstart.yaml
-    lit-actmax fit --config configs/trainer/cpu.yaml --config configs/model/lite0.yaml --model.units 0-99
+    lit-actmax fit --config quickstart
+    lit-actmax fit --config trainer/cpu --config model/lite0 --model.units 0-99
     lit-actmax layers lite0
 
 Each subcommand imports only what it needs: ``layers`` and ``--help`` start without Lightning.
@@ -14,23 +14,28 @@ import sys
 from typing import Callable, Sequence
 
 from ..errors import ActMaxError
+from ..exits import EXIT_ERROR, explanation
 from ..lightning.quiet import quiet_lightning
 
 __all__ = ["main", "layers_command"]
 
-USAGE = """usage: lit-actmax {fit,atlas,layers,gallery,site,examples} ...
+USAGE = """usage: lit-actmax {fit,atlas,evolve,layers,gallery,site,examples,configs,completion} ...
 
 Feature visualization by activation maximization, on PyTorch Lightning.
 
 subcommands:
-  fit       render units: lit-actmax fit --config configs/quickstart.yaml (LightningCLI; `fit --help` lists options);
+  fit       render units: lit-actmax fit --config quickstart (LightningCLI; `fit --help`: the common options);
             shows units rendered with an ETA, and ends by naming the run folder (images/, grids/, index.json)
   atlas     tour a model: units of many layers into one continued folder, dataset examples, site:
-            lit-actmax atlas --config configs/atlas/lite0.yaml [--images DIR] (rerun: renders only what is missing)
+            lit-actmax atlas --config atlas/lite0 [--images DIR] (rerun: renders only what is missing)
+  evolve    watch a training afterwards: a FeatureVisualization config's units for each checkpoint of a run:
+            lit-actmax evolve 'ckpts/*.ckpt' --config train.yaml (frames, strips, site; rerun: only new checkpoints)
   layers    list the hookable layers of a backbone: lit-actmax layers lite0 [--size N]
   gallery   write the HTML gallery of run folders: lit-actmax gallery RUN_DIR [RUN_DIR ...]
   site      write a run's browsable atlas site (model, layer and unit pages): lit-actmax site RUN_DIR [--out site]
   examples  find dataset examples for a run's units: lit-actmax examples RUN_DIR --images DIR
+  configs   list the configs that ship with lit_actmax (--config NAME takes them by name)
+  completion  print a shell completion script: eval "$(lit-actmax completion bash)" (bash or zsh)
 
 options:
   -h, --help  show this message
@@ -86,6 +91,25 @@ def site_command(argv: Sequence[str]) -> int:
 
 def atlas_command(argv: Sequence[str]) -> int:
     from .atlas import atlas_command as run
+    from .fit_arguments import prepare_fit_args
+
+    return run(prepare_fit_args(argv))
+
+
+def completion_command(argv: Sequence[str], commands: dict[str, Callable[[Sequence[str]], int]]) -> int:
+    from .completion import completion_command as run
+
+    return run(argv, ["fit", *commands], commands)
+
+
+def configs_command(argv: Sequence[str]) -> int:
+    from .named_configs import configs_command as run
+
+    return run(argv)
+
+
+def evolve_command(argv: Sequence[str]) -> int:
+    from .evolve import evolve_command as run
 
     return run(argv)
 
@@ -97,10 +121,23 @@ def examples_command(argv: Sequence[str]) -> int:
 
 
 def fit_command(argv: Sequence[str] | None) -> int:
-    """LightningCLI (``fit`` and its options); ``argv`` None reads ``sys.argv``."""
+    """LightningCLI (``fit`` and its options); ``argv`` None reads ``sys.argv``. ``--help`` is the short help of the
+    common options (:mod:`lit_actmax.cli.fit_help`), ``--help-all`` LightningCLI's; shipped configs go by name and the
+    Lightning package the arguments name is the one loaded (:mod:`lit_actmax.cli.fit_arguments`)."""
+    from .fit_arguments import prepare_fit_args
+    from .fit_help import fit_help
+
+    given = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in given or "--help" in given:
+        print(fit_help(), end="")
+        return 0
+    given = ["--help" if a == "--help-all" else a for a in given]
+    args = prepare_fit_args(given)
     from .lightning_cli import ActMaxCLI
 
-    ActMaxCLI(args=argv)
+    if argv is None:  # the process's own command line, resolved (Lightning's launcher reruns it for other ranks)
+        sys.argv[1:] = args
+    ActMaxCLI(args=args if argv is not None else None)
     return 0
 
 
@@ -110,8 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     commands: dict[str, Callable[[Sequence[str]], int]] = {
         "layers": layers_command, "gallery": gallery_command, "site": site_command, "examples": examples_command,
-        "atlas": atlas_command,
+        "atlas": atlas_command, "configs": configs_command, "evolve": evolve_command,
     }
+    commands["completion"] = lambda rest: completion_command(rest, commands)
     try:
         if not args or args[0] in ("-h", "--help"):
             print(USAGE, end="")
@@ -124,13 +162,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args[0] in commands:
             return commands[args[0]](args[1:])
         if args[0] != "fit" and not args[0].startswith("-"):  # e.g. LightningCLI's validate/test/predict
-            print(f"lit-actmax: error: '{args[0]}' is not a subcommand; use fit, atlas, layers, gallery, site or "
-                  "examples (lit-actmax --help).", file=sys.stderr)
+            *others, last = ["fit", *commands]
+            print(f"lit-actmax: error: '{args[0]}' is not a subcommand; use {', '.join(others)} or {last} "
+                  "(lit-actmax --help).", file=sys.stderr)
             return 2
         return fit_command(args if explicit else None)
-    except ActMaxError as error:
-        print(f"lit-actmax: error: {error}", file=sys.stderr)
-        return 2
+    except ActMaxError as error:  # one write per line: the processes of a run share the terminal
+        sys.stderr.write(f"lit-actmax: error: {error}\n")
+        return int(getattr(error, "exit_code", EXIT_ERROR))  # another rank's failure: that rank's exit code
+    except Exception as error:  # running out of a resource, or a collective broken by another rank's failure
+        explained = explanation(error)  # (lit_actmax.exits.explain); anything else is a bug and keeps its traceback
+        if explained is None:
+            raise
+        sys.stderr.write(f"lit-actmax: error: {explained[0]}\n")
+        return explained[1]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,6 +20,7 @@ from ..objectives.base import Objective
 from ..objectives.per_layer import OBJECTIVE_KINDS, PerLayer, check_objective_kind, objective_for
 from .layer_selection import is_layer_selection, resolve_units, select_layers
 from .renderer import Renderer
+from .resources import resource_error
 from .schedule import UnitSchedule
 from .units import MAX_UNITS, parse_units
 
@@ -83,6 +84,11 @@ class UnitRequest:
                 schedule = UnitSchedule([u for _, u in keys], schedule.batch_size, schedule.variants, schedule.epochs,
                                         schedule.steps_per_epoch, targets=[t for t, _ in keys])
                 renderer.check_units(schedule.units, schedule.targets)
+        except (RuntimeError, MemoryError) as error:  # a size too big for the machine: one sentence, not a traceback
+            resource = resource_error(error, "Checking the settings on one image")
+            if resource is None:
+                raise
+            raise resource from None
         finally:
             if backbone.user_state is not None:
                 backbone.user_state.restore(backbone.model)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import ConfigError
-from ..run.files import atomic_write_text, safe_name
+from ..run.files import atomic_write_text, layer_folder
 from .card_sorting import CARD_SCRIPT, card_data, sort_bar
 from .markup import RunFiles, config_details, escape, format_value, metrics_table, settings_spans
 from .records import Unit, group_units, load_examples, load_run, run_settings
@@ -54,7 +54,7 @@ def build_gallery(run_dir: str | os.PathLike, out: str = "gallery.html", lazy_ab
 
     title = f"{index.get('backbone', run_dir.name)} · {index.get('objective', '')}"
     index_link = ' <a href="index.json">index.json</a>' if files.exists("index.json") else ""
-    layer_links = "".join(f'<a href="#layer-{escape(safe_name(layer))}">{escape(layer)}</a>' for layer in layers)
+    layer_links = "".join(f'<a href="#layer-{escape(layer_folder(layer))}">{escape(layer)}</a>' for layer in layers)
     body = [f"<header><h1>{escape(title)}</h1>"
             f'<div class="meta">{settings_spans(run_settings(run_dir, index, records))}{index_link}</div>'
             f"{config_details(index)}</header>",
@@ -70,7 +70,7 @@ def build_gallery(run_dir: str | os.PathLike, out: str = "gallery.html", lazy_ab
         note = (f" · dataset examples from {escape(source.get('images'))} images of {escape(source.get('folder'))}"
                 if source else "")
         cards = "".join(_card(unit, per_unit.get(str(unit.unit)), files, lazy) for unit in units)
-        body.append(f'<section id="layer-{escape(safe_name(layer))}"><h2>{escape(layer)} — {len(units)} units'
+        body.append(f'<section id="layer-{escape(layer_folder(layer))}"><h2>{escape(layer)} — {len(units)} units'
                     f'{link}{note}</h2><div class="grid">{cards}</div></section>')
     body.append("</main>")
     document = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

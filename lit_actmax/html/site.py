@@ -8,7 +8,9 @@ Layout (addresses depend only on the layer and the unit id, so links into a site
                                                  activation or id, filter by id or label (inline script)
     site/units/<safe_layer>/unit_00005.html      a unit: its images large (every variant and every image file its
                                                  record lists: best, GIF, transparency), activation curve, dataset
-                                                 examples, numbers; previous/next unit of the layer, links up
+                                                 examples, numbers; previous/next unit of the layer, links up; for a
+                                                 watched training (FeatureVisualization, lit-actmax evolve) its
+                                                 image at every render, "over training" (html/over_training.py)
     site/thumbs/<safe_layer>/unit_00005.jpg      thumbnails (longest side about 96 px), made only when missing or
                                                  older than their image, so a rebuild after adding a layer only
                                                  does the new work; pages are rewritten only when they change
@@ -31,10 +33,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..image.io import write_thumbnail
-from ..run.files import atomic_write_text, safe_name
+from ..run.files import atomic_write_text, layer_folder
 from ..run.records import image_stem
 from .card_sorting import CARD_SCRIPT, card_data, sort_bar
 from .markup import RunFiles, config_details, escape, file_url, format_value, metrics_table, settings_spans
+from .over_training import over_training_view
 from .records import Unit, group_units, load_examples, load_run, run_settings
 from .style import STYLE
 from .unit_card import PAGE_SIZES, unit_view
@@ -53,17 +56,17 @@ LOAD_TIME_SCRIPT = ("addEventListener('load',function(){var n=performance.getEnt
 
 def layer_page(layer: str) -> str:
     """A layer page's address relative to the site folder: ``layers/<safe_layer>.html``."""
-    return f"layers/{safe_name(layer)}.html"
+    return f"layers/{layer_folder(layer)}.html"
 
 
 def unit_page(layer: str, unit: int) -> str:
     """A unit page's address relative to the site folder: ``units/<safe_layer>/unit_00005.html``."""
-    return f"units/{safe_name(layer)}/{image_stem(int(unit))}.html"
+    return f"units/{layer_folder(layer)}/{image_stem(int(unit))}.html"
 
 
 def _thumb_path(record: dict[str, Any]) -> str:
     """A record image's thumbnail relative to the site folder: ``thumbs/<safe_layer>/<image stem>.jpg``."""
-    return f"thumbs/{safe_name(str(record.get('layer')))}/{Path(str(record['image'])).stem}.jpg"
+    return f"thumbs/{layer_folder(str(record.get('layer')))}/{Path(str(record['image'])).stem}.jpg"
 
 
 def _write_if_changed(path: Path, text: str) -> bool:
@@ -244,7 +247,8 @@ def _unit_page(site: _Site, title: str, unit: Unit, before: Unit | None, after: 
             + (f"<span>activation <b>{format_value(unit.activation)}</b></span>" if unit.activation is not None else "")
             + (f'<span class="incomplete">incomplete: only {unit.incomplete} (the run was cut short; continue it to '
                "finish this unit)</span>" if unit.incomplete else "")
-            + f"</div></header><main>{unit_view(unit, examples, site.files, site.folder_of(page), PAGE_SIZES)}</main>")
+            + f"</div></header><main>{unit_view(unit, examples, site.files, site.folder_of(page), PAGE_SIZES)}"
+            + f"{over_training_view(unit, site.files, site.folder_of(page))}</main>")
     site.document(page, f"unit {unit.unit}{label} · {layer} · {title}", body, script=_UNIT_KEYS_SCRIPT, head=head)
 
 

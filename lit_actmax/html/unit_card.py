@@ -97,7 +97,7 @@ def unit_view(unit: Unit, examples: dict[str, Any] | None, files: RunFiles, page
             if not files.exists(relative):
                 continue
             if Path(relative).suffix.lower() in BROWSER_IMAGE_SUFFIXES:
-                shape = record.get("best_size", size) if name in ("best", "final") else size
+                shape = record.get("best_size", size) if name in ("best", "final") else record.get(f"{name}_size", size)
                 figures.append(image_figure(files, page_dir, relative, name, f"{name_of}: {name}", sizes.image, shape,
                                             alpha=is_alpha_file(name), lazy=lazy))
             else:

@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from lightning_fabric.utilities.apply_func import apply_to_collection
 
 from ..errors import ShardError
+from .package import apply_to_collection
 
 __all__ = [
     "SHARDS_KEY",

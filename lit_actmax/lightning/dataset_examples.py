@@ -21,7 +21,6 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from torchmetrics import Metric
@@ -32,8 +31,9 @@ from ..core.dataset_scores import merge_topk, unit_scores
 from ..errors import ConfigError
 from ..image.io import list_images, load_image, save_jpeg
 from ..objectives import Objective
-from ..run.files import safe_name, strict_json, write_json
+from ..run.files import layer_folder, strict_json, write_json
 from . import strategy  # noqa: F401  (importing it registers strategy="unit_parallel" with Lightning)
+from .package import pl
 
 __all__ = ["EXAMPLES_FORMAT", "ImageFolderStream", "TopKExamples", "ExamplesModule", "find_examples", "save_examples"]
 
@@ -165,7 +165,7 @@ def save_examples(run_dir: str | os.PathLike, module: ExamplesModule, files: Seq
     """Write ``examples/<layer>/examples.json`` and the listed images' thumbnails into ``run_dir`` (call once)."""
     run_dir, folder = Path(run_dir), Path(folder)
     layer = module.objective.layers[0]
-    out = run_dir / "examples" / safe_name(layer)
+    out = run_dir / "examples" / layer_folder(layer)
     units = module.units.tolist()
     needed: set[int] = set()
     table: dict[str, dict[str, list[dict[str, Any]]]] = {str(u): {} for u in units}
@@ -176,7 +176,7 @@ def save_examples(run_dir: str | os.PathLike, module: ExamplesModule, files: Seq
                 if index < 0:
                     continue
                 needed.add(index)
-                entries.append({"id": index, "image": f"examples/{safe_name(layer)}/thumbs/{index:06d}.jpg",
+                entries.append({"id": index, "image": f"examples/{layer_folder(layer)}/thumbs/{index:06d}.jpg",
                                 "source": str(files[index].relative_to(folder)),
                                 "activation": strict_json(value)})  # a NaN score: null
             table[str(unit)][kind] = entries

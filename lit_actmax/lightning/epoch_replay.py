@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytorch_lightning as pl
-from pytorch_lightning.trainer import call
+from .package import call, pl
 
 __all__ = ["skipped_epoch_boundary", "replay_epoch_boundary"]
 
@@ -33,11 +32,13 @@ def skipped_epoch_boundary(checkpoint: dict[str, Any]) -> bool:
 
 
 def replay_epoch_boundary(trainer: "pl.Trainer") -> None:
-    """Call the skipped ``on_train_epoch_end`` (of the previous epoch) and ``on_train_epoch_start`` hooks.
+    """Call the skipped ``on_train_epoch_end`` (of the previous epoch) and, unless that was the fit's last epoch,
+    ``on_train_epoch_start`` hooks.
 
     Call it once, from ``on_train_start`` or the first ``on_train_batch_start`` after such a resume. During the
     end hooks ``trainer.current_epoch`` reads the finished epoch, as it did in the uninterrupted run. Monitoring
     callbacks (``ModelCheckpoint``) are not replayed: the checkpoint being resumed from is their save for this step.
+    After the last epoch no epoch starts: the fit ends (``on_train_end`` writes the last group).
     """
     progress = trainer.fit_loop.epoch_progress.current
     progress.completed -= 1
@@ -46,5 +47,7 @@ def replay_epoch_boundary(trainer: "pl.Trainer") -> None:
         call._call_lightning_module_hook(trainer, "on_train_epoch_end")
     finally:
         progress.completed += 1
+    if trainer.max_epochs is not None and 0 <= trainer.max_epochs <= trainer.current_epoch:
+        return
     call._call_callback_hooks(trainer, "on_train_epoch_start")
     call._call_lightning_module_hook(trainer, "on_train_epoch_start")

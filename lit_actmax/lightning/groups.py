@@ -6,19 +6,20 @@ rank 0 writes the index. The module's hooks call these; the plain work is the re
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-import pytorch_lightning as pl
-
 from ..callbacks.base import ActMaxCallback
 from ..run.records import FinishedUnits
-from ..run.summary import requested_images, run_summary
+from ..run.summary import outputs_message, requested_images, run_summary
+from .package import pl, rank_zero_info
+from .rank_sync import rank_sync_of
 
 if TYPE_CHECKING:
     from .module import ActMaxModule
 
-__all__ = ["actmax_callbacks", "finish_group", "start_group", "step_is_shown", "sync_group", "write_index"]
+__all__ = ["actmax_callbacks", "finish_group", "finish_run", "start_group", "step_is_shown", "sync_group", "write_index"]
 
 
 def actmax_callbacks(trainer: pl.Trainer | None) -> list[ActMaxCallback]:
@@ -61,6 +62,30 @@ def finish_group(module: ActMaxModule) -> FinishedUnits:
         module.writer.write_units(finished)
     module.group_finished, module.last_finished = True, finished
     return finished
+
+
+def finish_run(module: ActMaxModule) -> None:
+    """Write what the fit finished, once: the last group's units (also one cut short by ``max_steps``/``max_time``),
+    then, once every rank has written its own, ``index.json`` and the grids (global rank 0), and say where they are.
+
+    Called from ``on_train_end`` and again from ``on_fit_end``, where it does what Lightning's loop never got to: a
+    resume from a checkpoint of the run's last epoch end finds the loop done and runs no ``on_train_end``, and a
+    continued folder that holds every unit runs no epoch at all."""
+    if module.run_finished:
+        return
+    trainer = module.trainer
+    sync = rank_sync_of(trainer)
+    if not module.group_finished and 0 <= module.group_index < module.schedule.num_groups:
+        finish_group(module)
+    sync.meet("units")  # every rank's units are on disk (a rank that failed or was lost stops every rank here)
+    if module.writer is not None and trainer.is_global_zero:
+        index = write_index(module)
+        if module.nothing_left:
+            rank_zero_info(f"Nothing left to render in {module.writer.run_dir}; wrote {index.name}.")
+        else:
+            rank_zero_info(outputs_message(json.loads(index.read_text()), module.writer.run_dir))
+    sync.meet("index")  # no rank ends as finished before the index is written
+    module.run_finished = True
 
 
 def write_index(module: ActMaxModule) -> Path:

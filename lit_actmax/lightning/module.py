@@ -3,18 +3,17 @@
 The work is done by plain pieces (``UnitRequest``, ``Renderer``, ``UnitSchedule``, ``RunWriter``) and by the hooks'
 helpers in this folder: ``groups`` (the group cycle), ``run_folder``, ``module_checkpoint``. Callbacks read only
 ``renderer``, ``schedule``, ``writer``, ``run_dir``, ``group_index``, ``epoch_in_group``, ``is_last_epoch_of_group``,
-``step_in_group``, ``step_activations`` and ``reset_optimizer_state()`` (:class:`~lit_actmax.callbacks.ActMaxCallback`).
+``step_in_group``, ``step_activations``, ``reset_optimizer_state()`` and ``run_finished``
+(:class:`~lit_actmax.callbacks.ActMaxCallback`).
 """
 
 from __future__ import annotations
 
-import json
+import inspect
 from pathlib import Path
 from typing import Any, Sequence
 
-import pytorch_lightning as pl
 import torch
-from pytorch_lightning.utilities import rank_zero_info
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -23,6 +22,7 @@ from ..backbones.specs import load_backbone
 from ..callbacks.pinned_numerics import PinnedNumerics
 from ..callbacks.run_checkpoint import RunCheckpoint
 from ..callbacks.run_guard import RunGuard
+from ..callbacks.stop_signals import StopSignals
 from ..core.divergence import check_after_each_step
 from ..core.numerics import PINNED, Numerics
 from ..core.optim import OptimizerFactory, check_optimizer, default_optimizer
@@ -32,11 +32,12 @@ from ..objectives import Objective
 from ..params import ImageParam
 from ..run.folders import check_writable
 from ..run.records import FinishedUnits
-from ..run.summary import outputs_message
 from ..run.writer import RunWriter
 from .epoch_replay import replay_epoch_boundary
-from .groups import finish_group, start_group, step_is_shown, sync_group, write_index
+from .groups import finish_run, start_group, step_is_shown, sync_group, write_index
+from .hparams import save_plain_hyperparameters
 from .module_checkpoint import load_run_state, save_run_state
+from .package import check_single_package, pl
 from .quiet import quiet_lightning
 from .run_folder import open_run_folder
 from .strategy import check_trainer
@@ -99,8 +100,9 @@ class ActMaxModule(pl.LightningModule):
         min_size: int | None = None, objective_kind: str = "auto", run_dir: str | None = None,
         numerics: Numerics | None = PINNED,
     ) -> None:
+        check_single_package()  # a module of one Lightning package is refused by the other's Trainer: one sentence
         super().__init__()
-        self.save_hyperparameters(ignore=["objective", "regularizers", "param", "transforms", "optimizer"])
+        save_plain_hyperparameters(self, inspect.currentframe())  # plain values: yaml.safe_load, load_from_checkpoint
         self.spec = backbone
         request = UnitRequest.check(units, objective, objective_kind, batch_size, variants, epochs, steps_per_epoch)
         if save_outputs:
@@ -119,13 +121,13 @@ class ActMaxModule(pl.LightningModule):
         self.requested = self.schedule.keys  # every unit asked for; the schedule drops those a continued folder has
         self.nothing_left = False  # a continued folder holds every unit already: the fit only writes the index
         self.numerics = numerics.check() if numerics is not None else None  # a ConfigError before a run folder exists
-        self.hparams["numerics"] = numerics.describe() if numerics is not None else None  # plain values in checkpoints
         self.compile_options = (compile if isinstance(compile, dict) else {}) if compile else None
         self.writer: RunWriter | None = None
         self.group_index, self.batch_in_epoch = -1, 0
         self.step_activations: torch.Tensor | None = None  # (N,) last step's activation per image
         self.last_finished: FinishedUnits | None = None
         self.group_finished = False
+        self.run_finished = False  # the last group and the index are written (lit_actmax.lightning.groups.finish_run)
         self.replay_boundary = False  # resumed right after an epoch's last batch: see lit_actmax.lightning.epoch_replay
 
     # -- the contract callbacks read ---------------------------------------------------------------------
@@ -166,6 +168,7 @@ class ActMaxModule(pl.LightningModule):
             return
         trainer = self.trainer
         check_trainer(trainer)
+        self.run_finished = False
         open_run_folder(self)  # a new folder, or the continued one with its finished units dropped from the schedule
         self.schedule = self.schedule.for_rank(trainer.global_rank, trainer.world_size)
         trainer.fit_loop.max_epochs = 0 if self.nothing_left else self.schedule.total_epochs
@@ -187,7 +190,7 @@ class ActMaxModule(pl.LightningModule):
         load_run_state(self, checkpoint)
 
     def configure_callbacks(self) -> list[pl.Callback]:
-        return [RunCheckpoint(), RunGuard(), PinnedNumerics(self.numerics)]
+        return [StopSignals(), RunCheckpoint(), RunGuard(), PinnedNumerics(self.numerics)]
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.renderer.param.parameters())
@@ -230,16 +233,10 @@ class ActMaxModule(pl.LightningModule):
         check_after_each_step(optimizer, lambda: self.renderer.check_parameters(self.step_in_group))
 
     def on_train_end(self) -> None:
-        if not self.group_finished and self.group_index >= 0:
-            finish_group(self)
-        self.trainer.strategy.barrier("actmax_outputs")
-        if self.writer is not None and self.trainer.is_global_zero:
-            rank_zero_info(outputs_message(json.loads(self.write_index().read_text()), self.writer.run_dir))
+        finish_run(self)  # the last group's units, then the index (global rank 0)
 
     def on_fit_end(self) -> None:
-        if self.nothing_left and self.writer is not None and self.trainer.is_global_zero:
-            path = self.write_index()  # a continued folder that had every unit: only the index is new
-            rank_zero_info(f"Nothing left to render in {self.writer.run_dir}; wrote {path.name}.")
+        finish_run(self)  # where Lightning ran no loop: a resume from the last epoch's end, nothing left to render
 
     def write_index(self) -> Path:
         """Write ``index.json`` and the per-layer grids from every rank's records (global rank 0)."""

@@ -14,8 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytorch_lightning.utilities import rank_zero_warn
-
 from ..callbacks.run_checkpoint import image_callbacks
 from ..core.schedule import UnitImage, UnitSchedule
 from ..errors import ConfigError, ShardError
@@ -30,29 +28,39 @@ from ..run.checkpoint_state import (
     resume_differences,
     resume_refusal,
 )
+from ..run.files import remove_partial_writes
 from ..run.folders import remove_if_unused
 from .checkpoint_shards import check_world_size
 from .epoch_replay import skipped_epoch_boundary
 from .groups import start_group
+from .package import rank_zero_warn
 
 if TYPE_CHECKING:
     from ..core.renderer import Renderer
     from .module import ActMaxModule
+
+#: Fingerprint entries that come from the Trainer (left out of a module's fingerprint while it has none).
+TRAINER_SETTINGS = ("callbacks", "world_size", "precision")
 
 __all__ = ["adopt_run_dir", "load_run_state", "module_fingerprint", "save_run_state", "unit_names", "verify_settings"]
 
 
 def module_fingerprint(module: ActMaxModule) -> dict[str, Any]:
     """Everything that decides the module's images (:func:`~lit_actmax.run.checkpoint_state.fingerprint`), with the
-    Trainer's image-changing callbacks, world size and precision when it has a Trainer."""
+    Trainer's image-changing callbacks, world size and precision when it has a Trainer (without one, as in
+    ``load_from_checkpoint``, those entries are left out and so not compared)."""
     trainer, renderer = module.attached_trainer, module.renderer
-    return fingerprint(
+    settings = fingerprint(
         hparams=module.hparams, objective=renderer.objective, regularizers=list(renderer.regularizers),
         param=renderer.param, transforms=renderer.transforms, optimizer=module.optimizer_factory,
         units=unit_names(module.renderer, module.schedule), callbacks=image_callbacks(trainer.callbacks) if trainer else [],
         world_size=trainer.world_size if trainer is not None else 1,
         precision=trainer.precision if trainer is not None else None,
     )
+    if trainer is None:  # load_from_checkpoint: no Trainer yet, so none of its settings to compare
+        for key in TRAINER_SETTINGS:
+            settings.pop(key)
+    return settings
 
 
 def unit_names(renderer: Renderer, schedule: UnitSchedule) -> list[int | str]:
@@ -92,7 +100,7 @@ def load_run_state(module: ActMaxModule, checkpoint: dict[str, Any]) -> None:
     if saved is None:
         match_parameter_shapes(module, state, "renderer.param.")
         return
-    if saved.run_dir and module.save_outputs:
+    if saved.run_dir and module.save_outputs and trainer is not None:  # a resume; load_from_checkpoint starts anew
         adopt_run_dir(module, Path(saved.run_dir))
     started = module.group_index >= 0
     if saved.batch_size != module.schedule.batch_size and started:  # groups must be the checkpoint's groups
@@ -129,4 +137,6 @@ def adopt_run_dir(module: ActMaxModule, path: Path) -> None:
     current = module.writer.run_dir if module.writer is not None else None
     if current is not None and current.absolute() != path.absolute() and module.trainer.is_global_zero:
         remove_if_unused(current)
+    if module.trainer.is_global_zero and path.is_dir():
+        remove_partial_writes(path)  # a process killed mid-write leaves its temporary file
     module.make_writer(path)

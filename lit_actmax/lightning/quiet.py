@@ -49,8 +49,10 @@ TIP_PREFIX = "💡 Tip:"
 #: The starts of the INFO messages :class:`DropLightningTips` drops.
 DROPPED_MESSAGES = (TIP_PREFIX, "`Trainer.fit` stopped: `max_epochs=")
 
-#: The loggers Lightning's ``rank_zero_info`` writes to (pytorch_lightning sets the shared one on import).
-_RANK_ZERO_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero")
+#: The loggers Lightning's ``rank_zero_info`` writes to (the package sets the shared one on import), under either
+#: Lightning package (lit_actmax.lightning.package).
+_RANK_ZERO_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero",
+                      "lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
 
 
 class DropLightningTips(logging.Filter):

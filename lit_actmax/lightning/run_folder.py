@@ -9,12 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytorch_lightning.utilities import rank_zero_info
-
 from ..errors import ConfigError
 from ..run.continued import check_folder, folder_settings
 from ..run.folders import new_run_dir, run_name_of
 from .module_checkpoint import module_fingerprint
+from .package import rank_zero_info
 
 if TYPE_CHECKING:
     from .module import ActMaxModule
@@ -41,17 +40,20 @@ def continue_run_dir(module: ActMaxModule, run_dir: Path) -> None:
     with the same sentence; a folder with every unit only gets its index rewritten (``module.nothing_left``)."""
     trainer = module.trainer
     module.make_writer(run_dir)
-    answer: tuple[str | None, list[tuple[int, int]]] = (None, [])
+    answer: tuple[str | None, list[tuple[int, int]], str | None] = (None, [], None)
     if trainer.is_global_zero:
         settings = folder_settings(module_fingerprint(module), module.renderer.across_layers,
                                    module.hparams.get("objective_kind", "auto"))
         try:
-            answer = (None, sorted(check_folder(module.writer, settings)))
+            state = check_folder(module.writer, settings)
+            answer = (None, sorted(state.done), state.damage_line(module.writer))
         except ConfigError as error:
-            answer = (str(error), [])
-    error, done = trainer.strategy.broadcast(answer, src=0)
+            answer = (str(error), [], None)
+    error, done, damaged = trainer.strategy.broadcast(answer, src=0)
     if error:
         raise ConfigError(error)
+    if damaged:
+        rank_zero_info(damaged)
     done_keys = {(int(t), int(u)) for t, u in done}
     module.nothing_left = all(key in done_keys for key in module.requested)
     if done_keys and not module.nothing_left:

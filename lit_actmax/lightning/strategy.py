@@ -25,16 +25,15 @@ import atexit
 import os
 from typing import Any, Iterable, Optional
 
-import pytorch_lightning as pl
 import torch
 import torch.distributed as dist
-from lightning_fabric.utilities.apply_func import move_data_to_device
-from pytorch_lightning.strategies import DDPStrategy, StrategyRegistry
-from pytorch_lightning.trainer.states import TrainerFn
 from torch import nn
 
 from ..errors import ConfigError
 from .checkpoint_shards import merge_shards, select_shard, to_cpu
+from .launcher import WatchedScriptLauncher
+from .package import DDPStrategy, StrategyRegistry, TrainerFn, move_data_to_device, pl
+from .rank_sync import RankSync
 
 __all__ = [
     "UnitParallelStrategy", "STRATEGY_NAME", "check_trainer", "destroy_process_group_at_exit", "optimizers_to_device",
@@ -48,18 +47,22 @@ class UnitParallelStrategy(DDPStrategy):
 
     Accepts the arguments of ``DDPStrategy`` (``process_group_backend``, ``timeout``, ``start_method``, ...);
     arguments that configure the DDP wrapper (``find_unused_parameters``, ``static_graph``, comm hooks, model
-    averaging) are refused, since there is no wrapper.
+    averaging) are refused, since there is no wrapper. ``lost_after``: seconds without a sign of life after which
+    another rank counts as lost and every rank stops (:mod:`lit_actmax.lightning.rank_sync`, ``rank_sync``).
     """
 
     strategy_name = STRATEGY_NAME
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        wrapper_options = sorted(k for k in kwargs if k in _DDP_WRAPPER_OPTIONS and kwargs[k] is not None)
+    def __init__(self, *args: Any, lost_after: float = 60.0, **kwargs: Any) -> None:
+        # a YAML class_path fills in DDP's defaults (False, None): only a value that asks for something is refused
+        wrapper_options = sorted(k for k in kwargs if k in _DDP_WRAPPER_OPTIONS and kwargs[k] not in (None, False))
         if wrapper_options:
             raise ConfigError(
                 f"UnitParallelStrategy never wraps the module in DDP, so {', '.join(wrapper_options)} has no effect; remove it."
             )
         super().__init__(*args, **kwargs)
+        self.lost_after = float(lost_after)
+        self.rank_sync = RankSync.single()  # the ranks' stop and failure protocol, opened with the process group
 
     # -- no DDP wrapper, no broadcast of module states ---------------------------------------------------
     def setup(self, trainer: Any) -> None:
@@ -84,9 +87,31 @@ class UnitParallelStrategy(DDPStrategy):
         return model
 
     def setup_distributed(self) -> None:
-        """Lightning's process group set-up, plus its orderly destruction when the interpreter exits."""
+        """Lightning's process group set-up, plus its orderly destruction when the interpreter exits, and the ranks'
+        stop and failure protocol over its store."""
         super().setup_distributed()
         destroy_process_group_at_exit()
+        self.rank_sync.close()  # the previous fit's, should its end not have closed it
+        self.rank_sync = RankSync.single()
+        if self.world_size > 1 and dist.is_available() and dist.is_initialized() and self._fitting():
+            launcher = self.launcher
+            children = launcher.procs if isinstance(launcher, WatchedScriptLauncher) else []
+            self.rank_sync = RankSync.open(self.global_rank, self.world_size, self.lost_after, children,
+                                           first_child_rank=self.node_rank * self.num_processes + 1)
+
+    def _fitting(self) -> bool:
+        """Whether the Trainer is fitting (predicting, e.g. dataset examples, needs no stop protocol)."""
+        try:
+            return self.lightning_module.trainer.state.fn == TrainerFn.FITTING  # type: ignore[union-attr]
+        except (AttributeError, RuntimeError):  # no module, or one not attached to a Trainer
+            return False
+
+    def _configure_launcher(self) -> None:
+        """Lightning's launcher of one script per device, without its observer that SIGKILLs every process when one
+        ends with a non-zero code (:mod:`lit_actmax.lightning.launcher`)."""
+        super()._configure_launcher()
+        if self._start_method == "popen":
+            self._launcher = WatchedScriptLauncher(self.cluster_environment, self.num_processes, self.num_nodes)
 
     # -- checkpoints: one file, one shard per rank -------------------------------------------------------
     def save_checkpoint(

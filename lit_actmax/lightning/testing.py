@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
 from ..testing import TinyConvNet, seeded
+from .package import pl
 
 __all__ = ["TinyClassifier", "tiny_classifier_module"]
 

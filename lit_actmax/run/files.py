@@ -5,6 +5,7 @@ Plain Python (and numpy/torch for the values JSON receives); every file of a run
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -16,13 +17,37 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "jsonable", "read_json", "safe_name", "strict_json", "write_json"]
+__all__ = [
+    "atomic_write_bytes", "atomic_write_text", "jsonable", "layer_folder", "read_json", "remove_partial_writes",
+    "safe_name", "strict_json", "write_json",
+]
 
 
 def safe_name(text: str) -> str:
-    """A file-system safe version of a layer or run name."""
+    """A file-system safe version of a run name (or a tag): characters other than ``A-Za-z0-9_.=-`` become ``_``.
+    Two names may give the same one; a layer's folder is :func:`layer_folder`."""
     cleaned = re.sub(r"[^A-Za-z0-9_.=-]+", "_", text).strip("._")
     return cleaned or "_"
+
+
+def layer_folder(layer: str) -> str:
+    """The file name of a layer's folder (``images/<it>/``, ``grids/<it>.png``, ``examples/<it>/``, the site's pages):
+    the layer's own name where it is already file-system safe (``features.2``), else :func:`safe_name` of it and a
+    digest of the name after a ``~`` (``blocks.0#1`` -> ``blocks.0_1~5c2f0b7a91``). A safe name holds no ``~``, so two
+    different layers never share a folder (``a#0`` and ``a_0``, or ``a/b`` and ``a_b``, would under ``safe_name``)."""
+    safe = safe_name(layer)
+    if safe == layer:
+        return safe
+    return f"{safe}~{hashlib.sha1(layer.encode('utf-8')).hexdigest()[:10]}"
+
+
+def remove_partial_writes(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that :func:`atomic_write_bytes` leaves when its process is killed mid-write
+    (``.<name>.<random>.tmp``, anywhere under ``folder``); returns them. Call it only while nothing writes there."""
+    found = [p for p in Path(folder).rglob(".*.tmp") if p.is_file()]
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -15,7 +15,10 @@ import torch
 
 from .files import read_json
 
-__all__ = ["INDEX_FORMAT", "FinishedUnits", "RunSummary", "UnitRecord", "image_stem", "iter_records", "record_is_complete"]
+__all__ = [
+    "INDEX_FORMAT", "FinishedUnits", "RunSummary", "UnitRecord", "image_stem", "iter_records", "read_record",
+    "record_is_complete",
+]
 
 #: The format of ``index.json``; a reader checks it before trusting the fields below.
 INDEX_FORMAT = "lit_actmax.index/1"
@@ -33,9 +36,26 @@ def image_stem(unit: int, variant: int = 0, variants: int = 1) -> str:
     return f"unit_{unit:05d}" + (f"_v{variant}" if variants > 1 else "")
 
 
+def read_record(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The unit record at ``path``, or None when it cannot be read, does not parse or lacks what every record has
+    (``unit``, ``variant``, ``layer``: a record cut short by a full disk or a hand edit)."""
+    try:
+        record = read_json(path)
+    except (OSError, ValueError):  # UnicodeDecodeError and json's JSONDecodeError are ValueErrors
+        return None
+    if not isinstance(record, dict) or not all(isinstance(record.get(k), t) for k, t in _REQUIRED.items()):
+        return None
+    return record
+
+
+_REQUIRED = {"unit": int, "variant": int, "layer": str}
+
+
 def iter_records(run_dir: str | os.PathLike) -> Iterable[dict]:
-    """Every per-unit record (``images/*/*.json``) of a run, sorted by layer, unit and variant."""
-    records = [read_json(p) for p in sorted(Path(run_dir).glob("images/*/unit_*.json"))]
+    """Every readable per-unit record (``images/*/unit_*.json``) of a run, sorted by layer, unit and variant; a record
+    that does not parse is left out (a continued run renders its unit again, saying so:
+    :func:`lit_actmax.run.continued.check_folder`)."""
+    records = [r for p in sorted(Path(run_dir).glob("images/*/unit_*.json")) if (r := read_record(p)) is not None]
     return sorted(records, key=lambda r: (str(r.get("layer")), int(r.get("unit", 0)), int(r.get("variant", 0))))
 
 

@@ -25,11 +25,11 @@ import torch
 
 from ..backbones.probe import OUTPUT
 from ..core.seeding import STREAM_INIT, unit_seed
-from ..errors import DivergenceError
+from ..errors import ConfigError, DivergenceError
 from ..image.contact_sheet import contact_sheet
 from ..image.io import save_png
-from .files import safe_name, strict_json, write_json
-from .records import INDEX_FORMAT, FinishedUnits, RunSummary, UnitRecord, image_stem, iter_records, record_is_complete
+from .files import layer_folder, strict_json, write_json
+from .records import INDEX_FORMAT, FinishedUnits, RunSummary, UnitRecord, image_stem, iter_records
 
 if TYPE_CHECKING:
     from ..core.renderer import Renderer
@@ -42,11 +42,11 @@ class RunWriter:
 
     Args:
         run_dir: the run's folder (made by :func:`new_run_dir`).
-        layer: the objective's main layer; images go to ``images/<safe_name(layer)>/``.
+        layer: the objective's main layer; images go to ``images/<layer_folder(layer)>/``.
         variants: images per unit (decides the file stems, see :func:`image_stem`).
         objective: the objective's description, stored in every record.
         targets: in a run of units across layers, ``(layer, objective description)`` of each target (target ``t``'s
-            images go to ``images/<safe_name(layer)>/``); None: one target, ``(layer, objective)``.
+            images go to ``images/<layer_folder(layer)>/``); None: one target, ``(layer, objective)``.
         base_seed: the run's seed; each record also gets its unit's own initialization seed.
         steps: optimizer steps per image.
         rank: the process writing (stored in records).
@@ -62,6 +62,9 @@ class RunWriter:
         self.variants = int(variants)
         self.base_seed, self.steps, self.rank = int(base_seed), int(steps), int(rank)
         self.class_names = list(class_names) if class_names is not None else None
+        folders = [layer_folder(layer) for layer, _ in self.targets]
+        if len(set(folders)) != len(set(layer for layer, _ in self.targets)):  # a digest collision: never seen
+            raise ConfigError(f"Two layers of {[layer for layer, _ in self.targets]} would share a folder; rename one.")
 
     @classmethod
     def of(cls, run_dir: str | os.PathLike, renderer: Renderer, variants: int, steps: int, rank: int = 0) -> RunWriter:
@@ -78,7 +81,7 @@ class RunWriter:
 
     def unit_dir_of(self, target: int) -> Path:
         """``images/<layer of target>/``."""
-        return self.run_dir / "images" / safe_name(self.targets[target][0])
+        return self.run_dir / "images" / layer_folder(self.targets[target][0])
 
     def unit_path(self, unit: int, variant: int, suffix: str = ".png", target: int = 0) -> Path:
         """``images/<layer>/unit_00130<suffix>`` (``_v<k>`` per variant when there are several)."""
@@ -92,18 +95,6 @@ class RunWriter:
     def relative(self, path: str | os.PathLike) -> str:
         """``path`` relative to the run directory, as stored in records."""
         return str(Path(path).relative_to(self.run_dir))
-
-    def done_keys(self) -> set[tuple[int, int]]:
-        """``(target, unit)`` of every unit of this writer's targets whose every variant has a record of a complete
-        image in the run folder (what a continued run need not render again)."""
-        layers = {layer: t for t, (layer, _) in enumerate(self.targets)}
-        complete: dict[tuple[int, int], set[int]] = {}
-        for record in iter_records(self.run_dir):
-            target = layers.get(record.get("layer"))
-            if target is None or not record_is_complete(record):
-                continue
-            complete.setdefault((target, int(record["unit"])), set()).add(int(record.get("variant", 0)))
-        return {key for key, variants in complete.items() if len(variants) >= self.variants}
 
     def record(self, finished: FinishedUnits, i: int) -> UnitRecord:
         """The record of image ``i`` of ``finished``."""
@@ -160,7 +151,7 @@ class RunWriter:
             rows = [r for r in records if r["layer"] == layer]
             labels = [f"{r['unit']}" + (f" {r['label']}" if r.get("label") else "") for r in rows]
             sheet = contact_sheet([self.run_dir / r["image"] for r in rows], labels, tile=tile)
-            grid_path = self.run_dir / "grids" / f"{safe_name(layer)}.png"
+            grid_path = self.run_dir / "grids" / f"{layer_folder(layer)}.png"
             save_png(grid_path, sheet)
             grids[layer] = self.relative(grid_path)
         index = {"format": INDEX_FORMAT, **dataclasses.asdict(summary), "grids": grids, "units": records}

@@ -224,3 +224,24 @@ def test_state_survives_a_checkpoint():
     assert restored._final_keys == [(5, 0), (9, 1)]
     assert torch.equal(torch.stack(restored._final_images), torch.stack(callback._final_images))
     assert torch.equal(restored.epochs.end_epoch(), torch.tensor([1.0, 3.0]))
+
+
+def test_mlflow_gets_the_grids_and_the_unit_images_as_artifacts(tmp_path, make_trainer, monkeypatch):
+    """A local MLflow file store (``MLFLOW_ALLOW_FILE_STORE``: MLflow 3 keeps it in maintenance mode)."""
+    pytest.importorskip("mlflow")
+    from pytorch_lightning.loggers import MLFlowLogger
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    logger = MLFlowLogger(experiment_name="actmax", tracking_uri=f"file:{tmp_path / 'mlruns'}")
+    module = tiny_module(tmp_path)
+    make_trainer(logger=logger, callbacks=[LoggerImages(every_n_epochs=1)]).fit(module)
+    artifacts = tmp_path / "mlruns" / logger.experiment_id / logger.run_id / "artifacts"
+    units = sorted(p.relative_to(artifacts).as_posix() for p in artifacts.glob("lit_actmax/images/*/unit_*.png"))
+    assert units == [f"lit_actmax/images/features.2/unit_{u:05d}.png" for u in range(6)]
+    for name in units:  # the artifacts are the run's own images, byte for byte
+        assert (artifacts / name).read_bytes() == (module.run_dir / name.removeprefix("lit_actmax/")).read_bytes()
+    assert (artifacts / "lit_actmax" / "grids" / "features.2.png").is_file()
+    assert json.loads((artifacts / "lit_actmax" / "index.json").read_text())["units"]
+    grids = [p.name for p in (artifacts / "images").glob("*.png")]  # the grids while they were optimized, and final
+    assert any(name.startswith("actmax~features.2") for name in grids) and any(name.startswith("final~") for name in grids)
+    assert not (module.run_dir / "logged_images").exists()  # nothing fell back to the run folder

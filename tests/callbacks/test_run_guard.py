@@ -6,6 +6,10 @@ import pytorch_lightning as pl
 import torch
 
 from lit_actmax import ActMaxModule, Channel
+from lit_actmax.callbacks.run_guard import failure_of
+from lit_actmax.callbacks.stop_signals import Interrupted
+from lit_actmax.errors import DivergenceError
+from lit_actmax.exits import Preempted, explanation
 from lit_actmax.testing import tiny_convnet
 
 #: The user's own model object, handed out by ``user_model`` (a spec "<module>:<callable>" may return a shared one).
@@ -75,3 +79,35 @@ def test_a_successful_fit_gives_the_model_back_too(tmp_path, make_trainer, fresh
     before = user_state(fresh_user_model)
     make_trainer().fit(module(tmp_path, save_outputs=False))
     assert user_state(fresh_user_model) == before
+
+
+@pytest.mark.parametrize("exception, expected", [
+    (DivergenceError("Unit 3 diverged; lower the learning rate."), ("Unit 3 diverged; lower the learning rate.", 2, False)),
+    (RuntimeError("boom\nmore"), ("RuntimeError: boom; its traceback is in that rank's output", 1, False)),
+    (RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 2000000000 bytes."),
+     ("The run ran out of CPU memory (it tried to allocate 2.0 GB); use a smaller batch_size, size or number of "
+      "variants (or a device with more memory).", 2, True)),
+    (Preempted(every_rank=False), ("Stopped by SIGTERM in the middle of a step", 75, False)),
+    (KeyboardInterrupt(), ("Stopped by Ctrl-C in the middle of a step", 1, False)),
+])
+def test_a_failure_is_told_to_the_other_ranks_with_its_sentence_and_exit_code(exception, expected):
+    assert failure_of(exception, world_size=2) == expected
+
+
+def test_a_stop_every_rank_took_or_of_one_process_is_no_failure():
+    assert failure_of(Preempted(every_rank=True), 2) is None and failure_of(Interrupted(), 2) is None
+    assert failure_of(KeyboardInterrupt(), 1) is None and failure_of(Preempted(every_rank=False), 1) is None
+
+
+class OutOfMemory(pl.Callback):
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == 1:
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 2000000000 bytes.")
+
+
+def test_running_out_of_memory_in_a_fit_carries_one_sentence_and_leaves_nothing(tmp_path, make_trainer, fresh_user_model):
+    with pytest.raises(RuntimeError) as failed:
+        make_trainer(callbacks=[OutOfMemory()]).fit(module(tmp_path))
+    assert explanation(failed.value) == ("The run ran out of CPU memory (it tried to allocate 2.0 GB); use a smaller "
+                                         "batch_size, size or number of variants (or a device with more memory).", 2)
+    assert not (tmp_path / "runs" / "guarded").exists()

@@ -124,8 +124,8 @@ def test_fit_is_quiet_counts_units_and_ends_by_saying_where_the_files_are(tmp_pa
 def test_only_subcommands_that_work_are_offered(command, tmp_path, capsys):
     assert main([command, "--config", str(tiny_config(tmp_path))]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"lit-actmax: error: '{command}' is not a subcommand; use fit, atlas, layers, gallery, site or examples "
-                   "(lit-actmax --help)."]
+    assert err[0].startswith(f"lit-actmax: error: '{command}' is not a subcommand; use fit, layers, gallery, site, ")
+    assert err[0].endswith(" or completion (lit-actmax --help).") and len(err) == 1
     assert main(["--help"]) == 0
     assert command not in capsys.readouterr().out
     assert list(ActMaxCLI.subcommands()) == ["fit"]

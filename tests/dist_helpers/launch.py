@@ -11,8 +11,8 @@ import torch
 HERE = Path(__file__).resolve().parent
 
 
-def run_helper(script: str, out: Path, ranks: int = 2) -> list[dict]:
-    result = subprocess.run([sys.executable, str(HERE / script), str(out)], capture_output=True, text=True,
+def run_helper(script: str, out: Path, ranks: int = 2, *args: str) -> list[dict]:
+    result = subprocess.run([sys.executable, str(HERE / script), str(out), *args], capture_output=True, text=True,
                             timeout=600, cwd=HERE.parents[1])
     assert result.returncode == 0, result.stderr[-3000:]
     return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(ranks)]

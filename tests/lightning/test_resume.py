@@ -137,8 +137,11 @@ class Interrupt(pl.Callback):
 
 @pytest.fixture
 def sigint():
-    """Give the SIGINT handler back as it was (Lightning ignores SIGINT while it shuts an interrupted fit down)."""
+    """Python's own SIGINT handler during the test (a process started in the background, e.g. under ``nohup``,
+    inherits SIGINT ignored, and Ctrl-C then never reaches anyone), and the handler as it was afterwards (Lightning
+    ignores SIGINT while it shuts an interrupted fit down)."""
     handler = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, handler)
 
@@ -259,3 +262,33 @@ def test_a_cli_resume_with_other_settings_is_refused_and_with_the_same_continues
     index = json.loads((run_dir / "index.json").read_text())
     assert [r["unit"] for r in index["units"]] == [0, 1, 2, 3]
     assert sorted(p.name for p in (tmp_path / "runs" / "cli").iterdir()) == ["version_0"]
+
+
+class FailAtTrainEnd(pl.Callback):
+    """The run stops after its last checkpoint and before it writes its last group (callbacks' ``on_train_end`` runs
+    before the module's)."""
+
+    def on_train_end(self, trainer, pl_module):
+        raise RuntimeError("stopped between the last checkpoint and the end of training")
+
+
+# every step: the last checkpoint is the last batch's (the epoch-end hooks are replayed, no epoch starts after it);
+# epoch end: Lightning finds the loop done on resume and runs no on_train_end (the module finishes in on_fit_end)
+@pytest.mark.parametrize("checkpoint", [{"every_n_train_steps": 1}, {}], ids=["every_step", "epoch_end"])
+def test_a_resume_from_the_last_checkpoint_writes_the_last_group_and_the_index(
+        tmp_path, make_trainer, uninterrupted, checkpoint):
+    saving = pl.callbacks.ModelCheckpoint(save_last=True, **checkpoint)
+    with pytest.raises(RuntimeError, match="between the last checkpoint"):
+        make_trainer(enable_checkpointing=True, callbacks=[saving, FailAtTrainEnd()]).fit(tiny(tmp_path))
+    run_dir = tmp_path / "run" / "version_0"
+    assert sorted(p.name for p in run_dir.glob("images/*/*.png")) == ["unit_00000.png", "unit_00001.png"]
+    assert not (run_dir / "index.json").exists()
+    finished = KeepImages()
+    resumed = tiny(tmp_path)
+    make_trainer(enable_checkpointing=True, callbacks=[finished, pl.callbacks.ModelCheckpoint(save_last=True, **checkpoint)]
+                 ).fit(resumed, ckpt_path=str(run_dir / "checkpoints" / "last.ckpt"))
+    assert sorted(finished.unit_images) == [2, 3] and resumed.run_finished
+    for unit in (2, 3):
+        assert torch.equal(finished.unit_images[unit], uninterrupted[unit]), unit
+    index = json.loads((run_dir / "index.json").read_text())
+    assert [r["unit"] for r in index["units"]] == [0, 1, 2, 3]

@@ -141,3 +141,12 @@ def test_torchrun_launch_equals_one_process(runs, tmp_path, load_ranks, images_o
     assert [r["world_size"] for r in ranks] == [2, 2]
     reference, launched = images_of(runs[0]), images_of(ranks)
     assert max((reference[u] - launched[u]).abs().max().item() for u in reference) <= TOLERANCE
+
+
+def test_a_config_may_name_the_strategy_with_ddp_s_defaults_filled_in_and_a_lost_after():
+    """A YAML ``class_path`` gets every DDP keyword with its default (False/None): only a value asking for a DDP
+    wrapper feature is refused; ``lost_after`` is the seconds without a sign of life after which a rank is lost."""
+    strategy = UnitParallelStrategy(find_unused_parameters=False, static_graph=False, bucket_cap_mb=None, lost_after=5)
+    assert strategy.lost_after == 5.0 and not strategy.rank_sync.shared
+    with pytest.raises(ConfigError, match="never wraps the module in DDP, so static_graph has no effect"):
+        UnitParallelStrategy(static_graph=True)

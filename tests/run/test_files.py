@@ -11,7 +11,15 @@ import pytest
 import torch
 
 from lit_actmax.run import files as run_files
-from lit_actmax.run.files import atomic_write_bytes, atomic_write_text, read_json, safe_name, write_json
+from lit_actmax.run.files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    layer_folder,
+    read_json,
+    remove_partial_writes,
+    safe_name,
+    write_json,
+)
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -25,6 +33,24 @@ def leftovers(folder: Path) -> list[str]:
 ])
 def test_safe_name(text, expected):
     assert safe_name(text) == expected
+
+
+def test_layers_whose_names_sanitize_alike_never_share_a_folder():
+    layers = ["features.2", "a#0", "a_0", "a/b", "a_b", "_x", "x", "ünïcode", "n_code", "blocks.0#1", "blocks.0_1"]
+    folders = [layer_folder(layer) for layer in layers]
+    assert len(set(folders)) == len(layers)
+    assert layer_folder("features.2") == "features.2" and layer_folder("a_0") == "a_0"  # safe names stay as they are
+    assert layer_folder("a#0").startswith("a_0~") and all(safe_name(f) == f for f in ("a_0", "x", "n_code"))
+    assert all(safe_name(f.split("~")[0]) == f.split("~")[0] and "/" not in f for f in folders)
+
+
+def test_remove_partial_writes_removes_only_the_temporary_files_of_atomic_writes(tmp_path):
+    atomic_write_text(tmp_path / "images" / "a" / "unit_00000.json", "{}")
+    stale = tmp_path / "images" / "a" / ".unit_00001.png.k2j3.tmp"
+    stale.write_bytes(b"half a png")
+    (tmp_path / "notes.tmp").write_text("a user's file")
+    assert remove_partial_writes(tmp_path) == [stale]
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["notes.tmp", "unit_00000.json"]
 
 
 def test_atomic_write_bytes_makes_folders_replaces_and_leaves_no_temporary_file(tmp_path):
