@@ -9,14 +9,15 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from ..errors import ConfigError
 from ..lightning.package_choice import ENV_VAR, package_named_in
 from .named_configs import resolve_config_args
 
-__all__ = ["prepare_fit_args", "config_files"]
+__all__ = ["prepare_fit_args", "config_files", "environment_kept"]
 
 
 def config_files(argv: Sequence[str]) -> list[Path]:
@@ -42,3 +43,17 @@ def prepare_fit_args(argv: Sequence[str]) -> list[str]:
                               f"path with `{chosen}`, or unset {ENV_VAR}.")
         os.environ[ENV_VAR] = named
     return args
+
+
+@contextmanager
+def environment_kept() -> Iterator[None]:
+    """Puts ``LIT_ACTMAX_LIGHTNING`` back as it was on exit: ``main([...])`` called in a notebook or a test leaves the
+    caller's environment (and so its later subprocesses) as it found it; worker ranks started inside still inherit it."""
+    before = os.environ.get(ENV_VAR)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = before

@@ -150,6 +150,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "atlas": atlas_command, "configs": configs_command, "evolve": evolve_command,
     }
     commands["completion"] = lambda rest: completion_command(rest, commands)
+    from .fit_arguments import environment_kept
+
+    with environment_kept():
+        return run_command(args, explicit, commands)
+
+
+def run_command(args: list[str], explicit: bool, commands: dict[str, Callable[[Sequence[str]], int]]) -> int:
+    """The subcommand ``args`` name, its errors as one line on stderr and an exit code."""
     try:
         if not args or args[0] in ("-h", "--help"):
             print(USAGE, end="")

@@ -1,6 +1,7 @@
 """Integration: the `lit-actmax` command and the YAML configs."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -66,6 +67,24 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("lit-actmax: error: The model has no layer 'features.9'.")
     assert "features.2" in err
+
+
+@pytest.mark.parametrize("before", [None, "pytorch_lightning"])
+def test_main_in_process_leaves_the_package_choice_as_it_found_it(before, tmp_path, monkeypatch, capsys):
+    """A config naming pytorch_lightning classes sets LIT_ACTMAX_LIGHTNING for the run's ranks; a caller's later
+    subprocesses (a `lightning` user's next run, another test) must not inherit it."""
+    if before is None:
+        monkeypatch.delenv("LIT_ACTMAX_LIGHTNING", raising=False)
+    else:
+        monkeypatch.setenv("LIT_ACTMAX_LIGHTNING", before)
+    config = tiny_config(tmp_path, objective={"class_path": "lit_actmax.objectives.Channel",
+                                              "init_args": {"layer": "features.9"}})
+    settings = yaml.safe_load(config.read_text())
+    settings["trainer"]["callbacks"] = [{"class_path": "pytorch_lightning.callbacks.ModelSummary"}]
+    config.write_text(yaml.safe_dump(settings))
+    assert main(["fit", "--config", str(config)]) == 2  # refused after the arguments chose the package
+    assert "features.9" in capsys.readouterr().err
+    assert os.environ.get("LIT_ACTMAX_LIGHTNING") == before
 
 
 def test_layers_command_lists_names_and_shapes(capsys):
