@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,6 +22,7 @@ from PIL import Image
 from .html.records import load_run
 from .image.contact_sheet import contact_sheet
 from .image.io import read_image
+from .run.storage import Location, location
 
 __all__ = ["RunImages", "run_images"]
 
@@ -38,7 +38,7 @@ class RunImages:
         captions: ``"<layer> <unit>"`` (``/v<variant>`` for variants, the class name when the run has one).
     """
 
-    run_dir: Path
+    run_dir: Location
     records: list[dict[str, Any]]
     images: list[torch.Tensor]
     captions: list[str]
@@ -74,7 +74,7 @@ def run_images(run: str | os.PathLike | Any, layer: str | None = None) -> RunIma
     if folder is None:
         raise ConfigError("this module has no run folder (save_outputs=False, or fit has not run): use "
                           "module.last_finished.images, or give run_images a run folder.")
-    folder = Path(folder)
+    folder = location(folder, "run")
     _, records = load_run(folder)
     records = [r for r in records if layer is None or r.get("layer") == layer]
     if not records:

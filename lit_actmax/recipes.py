@@ -131,6 +131,12 @@ RECIPES: tuple[Recipe, ...] = (
            note="natural with windows 1.0 -> 0.6 of the side"),
     Recipe("natural+small", _fourier_decay_15, functools.partial(natural_transforms, 0.7, 0.5), 0.02,
            note="natural with windows 0.7 -> 0.5 of the side"),
+    # Issue 28's candidates for channels of every depth at atlas sizes (scripts/channel_quality.py): Lucid's spectrum
+    # scale reached more channel activation than the default's in a first look; with the natural transforms?
+    Recipe("natural+decay1", Fourier, natural_transforms, 0.02,
+           note="natural with Lucid's spectrum scale 1/f (more high frequencies than 1/f^1.5)"),
+    Recipe("natural+decay1.25+lr0.03", functools.partial(Fourier, decay_power=1.25), natural_transforms, 0.03,
+           note="natural with spectrum scale 1/f^1.25 at Adam 0.03: between the default and Lucid's"),
     Recipe("vit", Pixel, vit_transforms, 0.1,
            note="Ghiasi et al. 2022 for vision transformers (configs/presets/vit.yaml, which adds squared total "
            "variation and targets a block's MLP): sigmoid pixels, 8 crops/step of 0.8-1.0 of the side, each with "

@@ -31,6 +31,18 @@ the Trainer with a batch of units and with ``LargestBatch``, against that loop a
 bf16-mixed, channels_last, compile and all three, with peak memory. ``lite0-atlas``: every lite0 block's channels
 and the 1000 classes in one run (``units={layer or pattern: selection}``). ``--smoke`` runs any of them tiny on
 the CPU (what the tests run).
+
+CPU tables (issue 27; run them on an otherwise idle machine):
+
+    python scripts/benchmark.py --table floor --size 224 --batch 8 --device cpu      # default step vs the model alone
+    python scripts/benchmark.py --table busy-cpu --size 224 --batch 8 --device cpu   # a competing busy process
+
+``floor``: per unit-step seconds of the default method (plain ``Renderer`` loop, pinned numerics) against a bare
+forward+backward of the backbone on inputs of the very sizes the default step fed it (the ``RandomCrop`` windows,
+recorded from the same steps), alternately per round; the floor ratio is bare / default (goal >= 0.85).
+``busy-cpu``: the default step in a fresh process per measurement, with OpenMP's default wait policy (spinning) and
+with ``OMP_WAIT_POLICY=PASSIVE``, on the idle machine and beside a process that keeps every core busy with matmuls;
+medians, each policy's busy / idle ratio (goal <= 2) and passive's idle cost.
 """
 
 from __future__ import annotations
@@ -50,6 +62,7 @@ import platform
 import re
 import signal
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -65,7 +78,8 @@ from lit_actmax.augment import Compose, lucid_transforms
 from lit_actmax.backbones import load_backbone
 from lit_actmax.backbones.probe import list_layers
 from lit_actmax.callbacks import ActMaxCallback, LargestBatch
-from lit_actmax.core.numerics import Numerics
+from lit_actmax.core.numerics import PINNED, Numerics
+from lit_actmax.core.renderer import Renderer
 from lit_actmax.core.schedule import UnitImage
 from lit_actmax.core.units import parse_units
 from lit_actmax.lightning.quiet import quiet_lightning
@@ -727,10 +741,108 @@ def atlas_table(args: argparse.Namespace, device: torch.device) -> str:
 
 
 #: ``--table`` -> the function that measures it (``standard``: tables (a)-(e)).
+# -- the CPU tables: the model's own cost, a busy machine (issue 27) ---------------------------------------------
+def default_step_times(args: argparse.Namespace, steps: int, warmup: int) -> tuple[list[float], list[torch.Size]]:
+    """Seconds of each of ``steps`` default-method steps (plain ``Renderer`` loop, ``--batch`` units at ``--size``,
+    pinned numerics) after ``warmup`` steps, and the backbone input shapes of the timed steps."""
+    renderer = Renderer(load_backbone(args.backbone), size=args.size, steps=warmup + steps)
+    renderer.validate([0])
+    renderer.attach()
+    shapes: list[torch.Size] = []
+    hook = renderer.backbone.register_forward_pre_hook(lambda module, inputs: shapes.append(inputs[0].shape))
+    renderer.start([UnitImage(unit, 0, True) for unit in range(args.batch)])
+    optimizer = torch.optim.Adam(renderer.param.parameters(), lr=0.02)
+    times = []
+    try:
+        for step in range(warmup + steps):
+            began = time.perf_counter()
+            optimizer.zero_grad()
+            renderer.loss(step).loss.backward()
+            optimizer.step()
+            times.append(time.perf_counter() - began)
+    finally:
+        hook.remove()
+        renderer.detach()
+    return times[warmup:], shapes[warmup:]
+
+
+def bare_step_times(args: argparse.Namespace, shapes: list[torch.Size]) -> list[float]:
+    """Seconds of a bare forward+backward (to the input) of the backbone on random inputs of ``shapes``."""
+    model = load_backbone(args.backbone).model
+    times = []
+    for shape in shapes:
+        began = time.perf_counter()
+        x = torch.rand(shape, requires_grad=True)
+        model(x)[:, 0].sum().backward()
+        times.append(time.perf_counter() - began)
+    return times
+
+
+def floor_table(args: argparse.Namespace, device: torch.device) -> str:
+    """The default step against the model's own cost at the same view sizes (see the module docstring)."""
+    steps, warmup = (2, 1) if args.smoke else (args.steps, args.warmup)
+    default, bare = [], []
+    with PINNED.pinned():
+        for _ in range(args.repeats):
+            times, shapes = default_step_times(args, steps, warmup)
+            default += times
+            bare += bare_step_times(args, shapes)
+    per_unit = [1000 * statistics.median(t) / args.batch for t in (default, bare)]
+    rows = [["default method (plain Renderer loop)", f"{per_unit[0]:.1f}"],
+            ["bare forward+backward, same input sizes", f"{per_unit[1]:.1f}"]]
+    return (f"### Floor: the default step vs the model alone ({args.backbone}, {args.size} px, batch {args.batch})\n\n"
+            + table(["step", "ms per unit-step (median)"], rows)
+            + f"\n\nFloor ratio (bare / default): **{per_unit[1] / per_unit[0]:.2f}** (goal >= 0.85), medians over "
+              f"{args.repeats} rounds of {steps} steps; threads {PINNED.threads_for()}.")
+
+
+#: The competing process of ``busy-cpu``: float32 matmuls on every core until it is stopped.
+BUSY_LOOP = ("import os, torch; torch.set_num_threads(os.cpu_count() or 1); a = torch.rand(512, 512)\n"
+             "while True: a = (a @ a).clamp_(0, 1)")
+#: The wait policies ``busy-cpu`` compares: OpenMP's default (the variable unset) and passive.
+WAIT_POLICIES = {"spin (OpenMP default)": None, "OMP_WAIT_POLICY=PASSIVE": "PASSIVE"}
+
+
+def child_step_times(args: argparse.Namespace, policy: str | None, busy: bool) -> list[float]:
+    """The default step's seconds in a fresh process with ``policy`` (None: unset) beside ``BUSY_LOOP`` if ``busy``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+    env.update({"OMP_WAIT_POLICY": policy} if policy else {})
+    steps, warmup = (2, 1) if args.smoke else (args.steps, args.warmup)
+    command = [sys.executable, __file__, "--child-step-times", "--backbone", args.backbone, "--size", str(args.size),
+               "--batch", str(args.batch), "--steps", str(steps), "--warmup", str(warmup)]
+    competitor = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if busy else None
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=3600)
+    finally:
+        if competitor is not None:
+            competitor.terminate()
+            competitor.wait()
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def busy_cpu_table(args: argparse.Namespace, device: torch.device) -> str:
+    """Spinning vs passive waiting, idle and beside a busy process (see the module docstring)."""
+    times: dict[tuple[str, bool], list[float]] = {(name, busy): [] for name in WAIT_POLICIES for busy in (False, True)}
+    for _ in range(args.repeats):
+        for (name, busy), seconds in times.items():
+            seconds += child_step_times(args, WAIT_POLICIES[name], busy)
+    ms = {key: 1000 * statistics.median(seconds) / args.batch for key, seconds in times.items()}
+    rows = [[name, f"{ms[name, False]:.1f}", f"{ms[name, True]:.1f}", f"{ms[name, True] / ms[name, False]:.2f}x"]
+            for name in WAIT_POLICIES]
+    spin, passive = WAIT_POLICIES
+    return (f"### A busy CPU: the default step beside a process on every core ({args.backbone}, {args.size} px, "
+            f"batch {args.batch})\n\n"
+            + table(["wait policy", "idle ms per unit-step", "busy ms per unit-step", "busy / idle"], rows)
+            + f"\n\nPassive waiting's idle cost: **{ms[passive, False] / ms[spin, False]:.2f}x** spinning's; busy / "
+              f"idle goal <= 2. Medians over {args.repeats} rounds, a fresh process per measurement.")
+
+
 WHOLE_UNIT_TABLES: dict[str, Callable[[argparse.Namespace, torch.device], str]] = {
     "whole-layer": whole_layer_table,
     "resnet50-layer4": resnet_layer4_table,
     "lite0-atlas": atlas_table,
+    "floor": floor_table,
+    "busy-cpu": busy_cpu_table,
 }
 
 
@@ -841,6 +953,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                        help="an untimed 2-step run of each row before the timed rounds")
     parser.add_argument("--merge", nargs="+", default=None, metavar="MD",
                         help="copy the named blocks of these reports (gpu_tables.sh's OUT/*.md) into --out, measure nothing")
+    parser.add_argument("--child-step-times", action="store_true", help=argparse.SUPPRESS)  # busy-cpu's measurement
     whole.add_argument("--smoke", action="store_true",
                        help="tiny settings on the CPU (64 px, 2 units, 2 steps, 1 round; no compile): the code path only")
     args = parser.parse_args(argv)
@@ -852,7 +965,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         setattr(args, name, value)
     if min([args.steps, args.repeats, args.batch, *args.batch_sizes]) < 1 or args.warmup < 0:
         parser.error("--steps, --repeats and batch sizes must be at least 1, --warmup at least 0.")
-    if args.table != "standard" and min(args.unit_steps, args.layer_batch, args.loop_units or 1, args.loop_stride) < 1:
+    if args.table in TABLE_DEFAULTS and min(args.unit_steps, args.layer_batch, args.loop_units or 1, args.loop_stride) < 1:
         parser.error("--unit-steps, --layer-batch, --loop-units and --loop-stride must be at least 1.")
     return args
 
@@ -886,6 +999,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_command(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.child_step_times:  # one busy-cpu measurement: the step's seconds as JSON, nothing else
+        with PINNED.pinned():
+            print(json.dumps(default_step_times(args, args.steps, args.warmup)[0]))
+        return 0
     quiet_lightning()
     warnings.filterwarnings("ignore", message=".*in eval mode.*")
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)  # no "GPU available" banner per fit

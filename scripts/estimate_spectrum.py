@@ -37,19 +37,20 @@ def _to_tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x[..., :3])).permute(2, 0, 1)
 
 
-def skimage_photos() -> tuple[list[torch.Tensor], list[str]]:
-    """The colour photographs of ``skimage.data`` (needs scikit-image, the dev extra)."""
+def skimage_photos(names: Sequence[str] = SKIMAGE_PHOTOS) -> tuple[list[torch.Tensor], list[str]]:
+    """Photographs of ``skimage.data`` as (3, H, W) RGB in [0, 1] (grey ones repeated; needs scikit-image, the dev
+    extra); by default the colour ones."""
     try:
         import skimage.data as data
     except ImportError:
         raise SystemExit("--skimage needs scikit-image: pip install scikit-image (or use --folder).") from None
-    images, names = [], []
-    for name in SKIMAGE_PHOTOS:
+    images, labels = [], []
+    for name in names:
         value = getattr(data, name)()
         image = value[0] if isinstance(value, tuple) else value  # stereo_motorcycle: (left, right, disparity)
         images.append(_to_tensor(image))
-        names.append(f"skimage.data.{name}")
-    return images, names
+        labels.append(f"skimage.data.{name}")
+    return images, labels
 
 
 def folder_images(folder: Path, max_images: int, min_side: int, seed: int) -> tuple[list[torch.Tensor], list[str]]:

@@ -86,13 +86,15 @@ class Result:
 
 
 def render(backbone: str, objective: Objective, units: list[int], method: Recipe, steps: int, size: int,
-           seed: int) -> tuple[torch.Tensor, ActMaxModule, float]:
-    """Render ``units`` with the recipe ``method`` through the Lightning Trainer; (N, 3, H, W) images, module, seconds."""
+           seed: int, variants: int = 1) -> tuple[torch.Tensor, ActMaxModule, float]:
+    """Render ``units`` (``variants`` images each, in one batch) with the recipe ``method`` through the Lightning
+    Trainer; (N * variants, 3, H, W) images (a unit's variants side by side), module, seconds."""
     import pytorch_lightning as pl
 
     module = ActMaxModule(
         backbone=backbone, objective=objective, units=units, param=method.param(), transforms=method.transforms(),
-        size=size, batch_size=len(units), steps_per_epoch=steps, epochs=1, seed=seed, save_outputs=False,
+        size=size, batch_size=len(units) * variants, variants=variants, steps_per_epoch=steps, epochs=1, seed=seed,
+        save_outputs=False,
         optimizer=method.optimizer_factory(),
         numerics=Numerics(threads=torch.get_num_threads()),  # the script's --threads, as the peers get them
     )

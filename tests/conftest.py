@@ -127,6 +127,15 @@ def load_script(name: str):
     return module
 
 
+@pytest.fixture(scope="session")
+def script():
+    """``script(name)``: ``scripts/<name>.py`` as a module, with ``scripts/`` on ``sys.path`` as ``python
+    scripts/<name>.py`` has it (a script imports its siblings: ``import quality``)."""
+    if str(ROOT / "scripts") not in sys.path:
+        sys.path.insert(0, str(ROOT / "scripts"))
+    return load_script
+
+
 class HeadlessChromium:
     """Headless Chromium from the file system, offline and quiet (scripts/headless_chromium.py does the work)."""
 
@@ -168,3 +177,45 @@ def chromium() -> HeadlessChromium:
 def site_load_time():
     """scripts/site_load_time.py as a module: ``write_synthetic_atlas(run_dir, layers, units, size)``, ``main``."""
     return load_script("site_load_time")
+
+
+class ColourWorld:
+    """Synthetic natural images of one hue each, and a colour-histogram embedding (callable, with ``describe()``):
+    units with a known answer for the explanation score (tests/core/test_explanation_score.py,
+    tests/run/test_explanation_scores.py, tests/cli/test_atlas.py)."""
+
+    @staticmethod
+    def hue_images(hues: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+        """(N,) hues in [0, 1) -> (N, 3, size, size): each image that hue (+- 0.03 per pixel) with a smooth random
+        brightness and saturation texture."""
+        import torch.nn.functional as F
+
+        n = hues.numel()
+
+        def smooth() -> torch.Tensor:
+            return F.interpolate(torch.rand(n, 1, 4, 4, generator=generator), size=(size, size), mode="bilinear",
+                                 align_corners=False)
+
+        value, saturation = 0.35 + 0.6 * smooth(), 0.5 + 0.5 * smooth()
+        hue = hues.view(n, 1, 1, 1) + 0.03 * torch.randn(n, 1, size, size, generator=generator)
+        k = (torch.tensor([5.0, 3.0, 1.0]).view(1, 3, 1, 1) + hue * 6) % 6  # HSV -> RGB
+        return (value - value * saturation * torch.clamp(torch.minimum(k, 4 - k), 0, 1)).clamp(0, 1)
+
+    @staticmethod
+    def colour_histogram(images: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [0, 1] -> (N, 64): the share of pixels in each cell of a 4 x 4 x 4 RGB grid."""
+        cells = (images.clamp(0, 1) * 3.999).long()
+        index = (cells[:, 0] * 16 + cells[:, 1] * 4 + cells[:, 2]).flatten(1)
+        return torch.nn.functional.one_hot(index, 64).float().mean(1)
+
+    def describe(self) -> str:
+        return "colour histogram 4x4x4"
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self.colour_histogram(images)
+
+
+@pytest.fixture(scope="session")
+def colour_world() -> ColourWorld:
+    """:class:`ColourWorld`: hue images and a colour-histogram embedding."""
+    return ColourWorld()

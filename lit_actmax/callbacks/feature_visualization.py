@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from pathlib import Path
 from typing import Any, Sequence
 
 from torch import nn
@@ -45,6 +44,7 @@ from ..objectives.base import Objective
 from ..params import ImageParam
 from ..run.evolution import EVOLUTION_FILE, EvolutionWriter
 from ..run.files import safe_name
+from ..run.storage import Location, location
 from .logger_images import log_image_grid, thumbnails
 
 __all__ = ["FeatureVisualization", "SHARDING_STRATEGIES"]
@@ -72,7 +72,8 @@ class FeatureVisualization(pl.Callback):
             together, images per unit, base seed; what a render costs is ``units x steps`` forward/backward passes.
         param, transforms, regularizers, optimizer: the method (defaults: the library's default).
         numerics: the numerics a render runs with, restored after it (None: the training's own).
-        dirpath: the folder of the renders (default ``<trainer.log_dir>/feature_visualization``).
+        dirpath: the folder of the renders (default ``<trainer.log_dir>/feature_visualization``); local or an fsspec
+            URL (``s3://bucket/watch``, :mod:`lit_actmax.run.storage`).
         log_size: longer side of each image logged to the loggers.
         site: write the atlas site of the folder after each render.
     """
@@ -96,8 +97,10 @@ class FeatureVisualization(pl.Callback):
                                  batch_size, variants, seed, param, transforms, regularizers, optimizer, numerics)
         self.every_n_epochs, self.every_n_steps = int(every_n_epochs or 0), int(every_n_steps or 0)
         self.on_validation, self.at_start = bool(on_validation), bool(at_start)
+        if dirpath is not None:
+            location(dirpath, "dirpath")  # an unknown protocol or a missing filesystem package: one sentence now
         self.dirpath, self.log_size, self.site = dirpath, int(log_size), bool(site)
-        self.run_dir: Path | None = None
+        self.run_dir: Location | None = None
         self.writer: EvolutionWriter | None = None
         self.rendered_steps: list[int] = []  # the same on every rank: whether a step is rendered is decided alike
         self.failures = 0
@@ -125,8 +128,8 @@ class FeatureVisualization(pl.Callback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         restored = self._restored or {}
         log_dir = trainer.log_dir  # a collective under DDP: every rank asks
-        run_dir = Path(restored.get("dirpath") or self.dirpath or Path(log_dir or trainer.default_root_dir)
-                       / "feature_visualization").absolute()
+        run_dir = location(restored.get("dirpath") or self.dirpath or location(log_dir or trainer.default_root_dir)
+                           / "feature_visualization", "dirpath").absolute()
         problem = ""
         if trainer.is_global_zero:
             try:

@@ -26,9 +26,10 @@ from ..errors import ConfigError
 from ..image.contact_sheet import contact_sheet
 from ..image.io import save_png
 from ..lightning.gather import gather_rows
-from ..lightning.package import pl
+from ..lightning.package import pl, rank_zero_warn
 from ..run.files import safe_name
 from ..run.records import FinishedUnits, image_stem
+from ..run.storage import Location, location
 from .activation_curves import EpochActivations
 from .base import ActMaxCallback
 
@@ -50,12 +51,12 @@ def thumbnails(images: torch.Tensor, size: int) -> torch.Tensor:
     return (images * 255 + 0.5).clamp(0, 255).to(torch.uint8)
 
 
-def _png_dir(logger: Any, trainer: pl.Trainer) -> Path:
+def _png_dir(logger: Any, trainer: pl.Trainer) -> Location:
     log_dir = getattr(logger, "log_dir", None) if logger is not None else None
     if log_dir:
-        return Path(log_dir) / "images"
+        return location(log_dir) / "images"
     run_dir = getattr(trainer.lightning_module, "run_dir", None)
-    return Path(run_dir or trainer.default_root_dir) / "logged_images"
+    return location(run_dir or trainer.default_root_dir) / "logged_images"
 
 
 def log_image_grid(trainer: pl.Trainer, tag: str, images: torch.Tensor, captions: list[str], step: int) -> list[str]:
@@ -89,13 +90,18 @@ def log_image_grid(trainer: pl.Trainer, tag: str, images: torch.Tensor, captions
     return done
 
 
-def log_run_artifacts(trainer: pl.Trainer, run_dir: Path) -> list[str]:
+def log_run_artifacts(trainer: pl.Trainer, run_dir: Location) -> list[str]:
     """Upload ``run_dir``'s ``images/``, ``grids/`` and ``index.json`` as artifacts (under ``lit_actmax/``) to every
-    logger that stores artifacts by run (MLflow: ``experiment.log_artifacts(run_id, ...)``); returns the run ids."""
+    logger that stores artifacts by run (MLflow: ``experiment.log_artifacts(run_id, ...)``); returns the run ids. A run
+    folder at a URL is not copied (a warning says so): it is already in a store."""
     done = []
     for logger in trainer.loggers:
         experiment, run_id = getattr(logger, "experiment", None), getattr(logger, "run_id", None)
         if not run_id or not callable(getattr(experiment, "log_artifacts", None)):
+            continue
+        if not isinstance(run_dir, Path):
+            rank_zero_warn(f"The run folder {run_dir} is at a URL, so {type(logger).__name__} gets no copy of it as "
+                           "artifacts.")
             continue
         for folder in ("images", "grids"):
             if (run_dir / folder).is_dir():
@@ -223,7 +229,7 @@ class LoggerImages(ActMaxCallback):
         if self.final and self._final_pending and self._thumb_hw is not None:
             self._log_final(trainer, pl_module)
         if self.final and trainer.is_global_zero and pl_module.run_dir is not None:
-            log_run_artifacts(trainer, Path(pl_module.run_dir))
+            log_run_artifacts(trainer, pl_module.run_dir)
 
     def _log_final(self, trainer: pl.Trainer, pl_module: ActMaxModule) -> None:
         """Gather every rank's finished thumbnails (collective) and log them on global rank 0."""

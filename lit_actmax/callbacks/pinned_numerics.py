@@ -29,7 +29,8 @@ class PinnedNumerics(ActMaxCallback):
     """Apply ``numerics`` for the fit (None: pin nothing, only record what is in effect).
 
     ``index_entries()`` gives ``{"numerics": {"config": numerics.describe() or None, "effective": {...}}}``:
-    threads, deterministic flags, matmul precision and TF32, the torch version and the CPU instruction set.
+    threads (those ``"auto"`` chose), deterministic flags, matmul precision and TF32, the torch version, the CPU
+    instruction set, the cores available and OpenMP's wait policy.
     """
 
     def __init__(self, numerics: Numerics | None = PINNED) -> None:
@@ -39,8 +40,8 @@ class PinnedNumerics(ActMaxCallback):
 
     @override
     def setup(self, trainer: pl.Trainer, pl_module: ActMaxModule, stage: str) -> None:
-        if self._previous is None and self.numerics is not None:
-            self._previous = self.numerics.apply()
+        if self._previous is None and self.numerics is not None:  # "auto" threads: this process's share of the cores
+            self._previous = self.numerics.apply(processes=max(1, int(trainer.num_devices)))
         self._effective = current_numerics()
         slow = slow_bf16_warning(str(trainer.precision), trainer.strategy.root_device.type)
         if slow is not None:

@@ -31,6 +31,7 @@ from typing_extensions import override
 from ..exits import EXIT_PREEMPTED, Preempted
 from ..lightning.package import ModelCheckpoint, pl, rank_zero_warn
 from ..run.files import read_json
+from ..run.storage import Location, location
 from .base import ActMaxCallback
 from .stop_signals import Interrupted
 
@@ -85,7 +86,7 @@ class RunCheckpoint(ActMaxCallback):
         if run_dir is None:
             return
         for callback in self._defaulted:
-            callback.dirpath = str(Path(run_dir).absolute() / CHECKPOINT_FOLDER)
+            callback.dirpath = str(run_dir.absolute() / CHECKPOINT_FOLDER)
             if callback.save_last is None:
                 callback.save_last = True
 
@@ -101,7 +102,7 @@ class RunCheckpoint(ActMaxCallback):
     @override
     def teardown(self, trainer: pl.Trainer, pl_module: ActMaxModule, stage: str) -> None:
         """A run that ends complete after resuming from ``interrupted.ckpt`` removes it: nothing is left to resume."""
-        resumed = Path(str(trainer.ckpt_path or ""))
+        resumed = location(str(trainer.ckpt_path or ""))
         if stage == "fit" and resumed.name == f"{INTERRUPTED}.ckpt" and pl_module.run_finished and trainer.is_global_zero:
             resumed.unlink(missing_ok=True)
 
@@ -126,7 +127,7 @@ class RunCheckpoint(ActMaxCallback):
         if trainer.is_global_zero:
             sys.stderr.write(f"lit-actmax: {stop_sentence(trainer, pl_module, preempted, saved, index)}\n")
 
-    def _save_stopped(self, trainer: pl.Trainer, pl_module: ActMaxModule, together: bool) -> Path | None:
+    def _save_stopped(self, trainer: pl.Trainer, pl_module: ActMaxModule, together: bool) -> Location | None:
         """Save the stopped state (checkpointing on, no continued folder, every rank at the same step, not in the
         middle of a step), on every rank together."""
         callback = trainer.checkpoint_callback
@@ -139,16 +140,16 @@ class RunCheckpoint(ActMaxCallback):
             rank_zero_warn("Stopped in the middle of an optimizer step: no checkpoint saved; resume from the last "
                            "one saved.")
             return None
-        folder = Path(callback.dirpath) if callback.dirpath else (
-            Path(pl_module.run_dir) / CHECKPOINT_FOLDER if pl_module.run_dir else Path(trainer.default_root_dir))
+        folder = location(callback.dirpath) if callback.dirpath else (
+            pl_module.run_dir / CHECKPOINT_FOLDER if pl_module.run_dir else location(trainer.default_root_dir))
         name = callback.CHECKPOINT_NAME_LAST if callback.save_last else INTERRUPTED
         path = folder.absolute() / f"{name}{callback.FILE_EXTENSION}"
-        trainer.save_checkpoint(path, weights_only=False)
+        trainer.save_checkpoint(path if isinstance(path, Path) else str(path), weights_only=False)
         return path
 
 
-def stop_sentence(trainer: pl.Trainer, pl_module: ActMaxModule, preempted: bool, saved: Path | None,
-                  index: Path | None) -> str:
+def stop_sentence(trainer: pl.Trainer, pl_module: ActMaxModule, preempted: bool, saved: Location | None,
+                  index: Location | None) -> str:
     """What a stopped fit says: why it stopped, where the finished units are listed, and how to continue."""
     callback = trainer.checkpoint_callback
     last = saved or (getattr(callback, "last_model_path", "") if isinstance(callback, ModelCheckpoint) else "")
@@ -164,6 +165,6 @@ def stop_sentence(trainer: pl.Trainer, pl_module: ActMaxModule, preempted: bool,
     return f"{why}: {finished}{how}."
 
 
-def _has_records(run_dir: Path) -> bool:
+def _has_records(run_dir: Location) -> bool:
     """Whether a unit was finished in ``run_dir`` (its record is written with its PNG)."""
-    return next(iter(Path(run_dir).glob(RECORDS)), None) is not None
+    return next(iter(run_dir.glob(RECORDS)), None) is not None

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 from ..errors import ConfigError
 from ..run.files import read_json
+from ..run.storage import AnyPath, Location, location
 
 __all__ = ["checkpoint_position", "evolve", "evolve_command", "visualization_from_config"]
 
@@ -89,9 +90,10 @@ def checkpoint_position(path: str | Path) -> tuple[int, int]:
 
 
 def evolve(checkpoints: Sequence[str | Path], checkpoint_class: str, visualization: Any,
-           out: str | Path | None = None) -> Path:
+           out: AnyPath | None = None) -> Location:
     """Render ``visualization``'s units (a :class:`~lit_actmax.callbacks.FeatureVisualization`) for each of
-    ``checkpoints`` missing in ``out``, in training order; returns the folder (its site is ``site/index.html``)."""
+    ``checkpoints`` missing in ``out`` (local or an fsspec URL), in training order; returns the folder (its site is
+    ``site/index.html``)."""
     from ..backbones.lightning_checkpoint import load_lightning_checkpoint
     from ..html.site import build_site
     from ..run.evolution import EvolutionWriter
@@ -102,7 +104,7 @@ def evolve(checkpoints: Sequence[str | Path], checkpoint_class: str, visualizati
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise ConfigError(f"Checkpoint file {missing[0]!r} does not exist; give the .ckpt files of a training run.")
-    folder = Path(out) if out is not None else paths[0].resolve().parent.parent / "feature_visualization"
+    folder = location(out, "--out") if out is not None else paths[0].resolve().parent.parent / "feature_visualization"
     order = sorted(((*checkpoint_position(p), p) for p in paths), key=lambda item: (item[0], item[1]))
     live, writer, seen = visualization.live, None, set()
     for step, epoch, path in order:
@@ -139,7 +141,8 @@ def evolve_command(argv: Sequence[str]) -> int:
                         "trainer.callbacks, or the callback's {class_path, init_args}, or its arguments")
     parser.add_argument("--checkpoint-class", default=None, help="the checkpoints' LightningModule class, "
                         "package.module.Class (default: the config's model.class_path)")
-    parser.add_argument("--out", default=None, help="the folder (default: <checkpoints' folder>/../feature_visualization)")
+    parser.add_argument("--out", default=None, help="the folder, local or an fsspec URL such as s3://bucket/watch "
+                        "(default: <checkpoints' folder>/../feature_visualization)")
     args = parser.parse_args(list(argv))
     files = [f for pattern in args.checkpoints for f in (sorted(glob.glob(pattern)) or [pattern])]
     visualization, model_class = visualization_from_config(args.config)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Sequence
 
 from ..core.dataset_scores import objective_from_text
@@ -19,6 +18,7 @@ from ..core.units import parse_units
 from ..errors import ConfigError
 from ..image.io import list_images
 from ..run.files import read_json
+from ..run.storage import location
 
 __all__ = ["examples_command", "examples_parser", "run_examples"]
 
@@ -56,7 +56,7 @@ def examples_command(argv: Sequence[str]) -> int:
 
 def run_examples(args: argparse.Namespace) -> int:
     """Find and save the dataset examples :func:`examples_parser`'s ``args`` ask for; global rank 0 saves them."""
-    run_dir = Path(args.run_dir)
+    run_dir = location(args.run_dir, "RUN_DIR")
     index_path = run_dir / "index.json"
     if not index_path.is_file():
         raise ConfigError(f"{str(index_path)!r} does not exist; give a finished run directory.")

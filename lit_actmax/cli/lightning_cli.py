@@ -11,7 +11,6 @@ LightningCLI's ``default_env`` offers it (``LIT_ACTMAX_FIT__MODEL__UNITS=0-15``;
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, Sequence
 
 from typing_extensions import override
@@ -48,9 +47,9 @@ class SaveConfigToRun(SaveConfigCallback):
         if self.already_saved or run_dir is None:
             return
         if trainer.is_global_zero:
-            path = Path(run_dir) / self.config_filename
+            path = run_dir / self.config_filename  # local or at a URL (jsonargparse writes those through fsspec)
             name = self.config_filename if not path.exists() else f"config_resumed_{trainer.current_epoch}.yaml"
-            self.parser.save(self.config, str(Path(run_dir) / name), skip_none=False, overwrite=False, multifile=False)
+            self.parser.save(self.config, str(run_dir / name), skip_none=False, overwrite=False, multifile=False)
             self.save_config(trainer, pl_module, "fit")
         self.already_saved = True
 

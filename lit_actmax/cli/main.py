@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 from ..errors import ActMaxError
 from ..exits import EXIT_ERROR, explanation
 from ..lightning.quiet import quiet_lightning
+from ..wait_policy import choose_wait_policy
 
 __all__ = ["main", "layers_command"]
 
@@ -142,6 +143,7 @@ def fit_command(argv: Sequence[str] | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    choose_wait_policy(warn=False)  # before torch starts OpenMP; ranks inherit it (in-process calls: too late, quiet)
     quiet_lightning()  # the expected warnings and Lightning's tips: lit_actmax.lightning.quiet, the one place that lists them
     explicit = argv is not None
     args = list(sys.argv[1:] if argv is None else argv)

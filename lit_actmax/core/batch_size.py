@@ -10,7 +10,8 @@ weights are fixed). :func:`step_memory` measures one real step (forward, backwar
   their gradients and the optimizer state -- the memory that scales with ``n``. (The CPU allocator has no peak
   counter; this is the part that grows with the batch, exact and deterministic.)
 
-:func:`largest_batch_size` measures two batch sizes, fits the line and returns the largest ``n`` whose step fits
+:func:`largest_batch_size` measures two batch sizes (of at least ``MIN_BACKBONE_ROWS`` images: the renderer pads a
+one-image forward to two rows, so one image costs about what two do), fits the line and returns the largest ``n`` whose step fits
 ``memory_fraction`` of the free memory (on CUDA it then runs that step, and steps down on out-of-memory).
 :class:`~lit_actmax.callbacks.LargestBatch` does this as a callback before the module splits its units into groups.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
@@ -27,7 +29,7 @@ import torch
 
 from ..errors import ConfigError
 from .optim import OptimizerFactory
-from .renderer import Renderer
+from .renderer import MIN_BACKBONE_ROWS, Renderer
 from .schedule import UnitImage
 
 __all__ = ["SavedTensorMeter", "StepMemory", "step_memory", "free_memory", "largest_batch_size"]
@@ -154,9 +156,10 @@ def largest_batch_size(
     def measure(n: int) -> StepMemory:
         return step_memory(renderer, optimizer_factory, units, n, precision)
 
-    small, large = measure(step), measure(2 * step)
-    per_image = max(1, (large.total - small.total) / step)
-    fixed = max(0.0, small.total - per_image * step)
+    base = step * math.ceil(MIN_BACKBONE_ROWS / step)  # a forward of fewer rows is padded (Renderer): off the line
+    small, large = measure(base), measure(2 * base)
+    per_image = max(1, (large.total - small.total) / base)
+    fixed = max(0.0, small.total - per_image * base)
     n = int((budget - fixed) // per_image) // step * step
     n = min(n, max(step, max_batch_size // step * step))
     if n < step:

@@ -10,7 +10,10 @@ loop makes the same images as the Trainer for the same settings and seed: per gr
 PyTorch loop"; ``tests/test_renderer.py`` checks the equality).
 
 Every random draw depends only on (seed, unit, variant, stream, step) (:mod:`lit_actmax.core.seeding`), so an image does
-not depend on which other units share its group.
+not depend on which other units share its group. Nor on how many: a backbone forward of a single row takes other CPU
+kernels than one of several (torch runs a 1x1 convolution of one small image through ``slow_conv2d`` instead of
+oneDNN, and lite0's images then differ by up to 65/255), so a forward of fewer than :data:`MIN_BACKBONE_ROWS` rows
+gets a copy of its last row, whose activations are dropped (:func:`probe_padded`).
 """
 
 from __future__ import annotations
@@ -38,9 +41,28 @@ from .optim import OptimizerFactory, default_optimizer
 from .schedule import UnitImage
 from .seeding import STREAM_AUGMENT, STREAM_INIT, unit_generators
 
-__all__ = ["Renderer", "StepOutput"]
+__all__ = ["MIN_BACKBONE_ROWS", "Renderer", "StepOutput", "probe_padded"]
 
 ProbeCall = Callable[[torch.Tensor], dict[str, torch.Tensor]]
+
+#: The fewest rows a backbone forward gets: with one row torch's CPU convolutions take other kernels (a 1x1
+#: convolution of a small map runs ``slow_conv2d``, not oneDNN) than with two or more, where every batch size measured
+#: (2-8) gives the same result per row.
+MIN_BACKBONE_ROWS = 2
+
+
+def probe_padded(probe: ProbeCall, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``probe`` on (B, C, H, W) backbone input ``x`` -> {layer: (B, ...) activation}; below
+    :data:`MIN_BACKBONE_ROWS` rows, copies of the last row (detached) fill the batch and their activations are
+    dropped, so a lone image takes the kernels of a batch. The copies cost their forward and backward, nothing else."""
+    rows = x.shape[0]
+    if rows >= MIN_BACKBONE_ROWS or rows == 0:
+        return probe(x)
+    filler = x[-1:].detach().expand(MIN_BACKBONE_ROWS - rows, *x.shape[1:])
+    padded = torch.cat([x, filler])
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        padded = padded.contiguous(memory_format=torch.channels_last)
+    return {name: acts[:rows] for name, acts in probe(padded).items()}
 
 
 @dataclass
@@ -302,7 +324,7 @@ class Renderer(nn.Module):
             generators = unit_generators(self.seed, self.unit_ids, self.variant_ids, STREAM_AUGMENT, step)
             set_progress(self.transforms, step / max(1, self.steps - 1))
             x = self.transforms(x, generators)
-        acts = (self._probe_call or self.probe)(self.to_model_input(x))
+        acts = probe_padded(self._probe_call or self.probe, self.to_model_input(x))
         views = x.shape[0] // max(1, images.shape[0])
         if views > 1:  # several views per image (MultiCrop): rows b*views ... belong to image b
             units, variants = units.repeat_interleave(views), variants.repeat_interleave(views)

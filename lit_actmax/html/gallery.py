@@ -14,13 +14,12 @@ lines of inline JavaScript (no server, no network). The style is the site's (:mo
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import ConfigError
 from ..run.files import atomic_write_text, layer_folder
+from ..run.storage import AnyPath, Location, location
 from .card_sorting import CARD_SCRIPT, card_data, sort_bar
 from .markup import RunFiles, config_details, escape, format_value, metrics_table, settings_spans
 from .records import Unit, group_units, load_examples, load_run, run_settings
@@ -40,12 +39,12 @@ def _card(unit: Unit, examples: dict[str, Any] | None, files: RunFiles, lazy: bo
             f"</span></div>{incomplete}{unit_view(unit, examples, files, files.run_dir, CARD_SIZES, lazy)}</div>")
 
 
-def build_gallery(run_dir: str | os.PathLike, out: str = "gallery.html", lazy_above: int = 200) -> Path:
+def build_gallery(run_dir: AnyPath, out: str = "gallery.html", lazy_above: int = 200) -> Location:
     """Write ``run_dir/out`` from the run's ``index.json`` (or its per-unit records); returns its path.
 
-    Images load lazily when the run has more than ``lazy_above`` images.
+    Images load lazily when the run has more than ``lazy_above`` images. ``run_dir`` may be an fsspec URL.
     """
-    run_dir = Path(run_dir)
+    run_dir = location(run_dir, "run_dir")
     index, records = load_run(run_dir)
     files = RunFiles(run_dir)
     lazy = len(records) > lazy_above
@@ -89,7 +88,7 @@ def gallery_command(argv: Sequence[str]) -> int:
     parser.add_argument("run_dirs", nargs="+", help="run directories (or folders holding version_* runs)")
     args = parser.parse_args(list(argv))
     try:
-        for run_dir in map(Path, args.run_dirs):
+        for run_dir in (location(d, "RUN_DIR") for d in args.run_dirs):
             runs = [run_dir] if (run_dir / "index.json").is_file() or any(run_dir.glob("images/*/unit_*.json")) \
                 else sorted(p for p in run_dir.glob("version_*") if p.is_dir())
             if not runs:

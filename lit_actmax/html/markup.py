@@ -6,13 +6,13 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
 from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import quote, unquote
 
 from ..run.files import strict_json
+from ..run.storage import AnyPath, location, relative_path
 from .records import flat_numbers
 
 __all__ = ["escape", "file_url", "format_value", "RunFiles", "settings_spans", "config_details", "metrics_table",
@@ -44,8 +44,8 @@ class RunFiles:
     Paths are relative to the run folder, as records store them (``images/features.2/unit_00001.png``).
     """
 
-    def __init__(self, run_dir: str | os.PathLike) -> None:
-        self.run_dir = Path(run_dir)
+    def __init__(self, run_dir: AnyPath) -> None:
+        self.run_dir = location(run_dir)
         self._exists: dict[str, bool] = {}
 
     def exists(self, relative: Any) -> bool:
@@ -56,9 +56,9 @@ class RunFiles:
             self._exists[relative] = (self.run_dir / relative).is_file()
         return self._exists[relative]
 
-    def url(self, relative: str, page_dir: str | os.PathLike) -> str:
-        """The URL of the run file ``relative`` from a page in the folder ``page_dir``."""
-        return file_url(os.path.relpath(self.run_dir / relative, page_dir))
+    def url(self, relative: str, page_dir: AnyPath) -> str:
+        """The URL of the run file ``relative`` from a page in the folder ``page_dir`` (on the run's filesystem)."""
+        return file_url(relative_path(self.run_dir / relative, page_dir))
 
 
 def settings_spans(settings: Sequence[tuple[str, Any]]) -> str:

@@ -4,7 +4,6 @@ layers in model order, a record's numbers and image files. Plain Python; writes 
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any, Iterable, Sequence
 from ..errors import ConfigError
 from ..run.files import read_json
 from ..run.records import iter_records, record_is_complete
+from ..run.storage import AnyPath, Location, location
 
 __all__ = ["load_run", "load_examples", "Unit", "group_units", "layer_order", "incomplete_steps", "run_settings",
            "flat_numbers", "record_numbers", "SKIP_NUMBER_KEYS", "ordered_files", "is_alpha_file"]
@@ -25,11 +25,11 @@ SKIP_NUMBER_KEYS = {"unit", "variant", "layer", "objective", "seed", "base_seed"
 _FILE_ORDER = ("best", "final", "gif", "alpha")
 
 
-def load_run(run_dir: str | os.PathLike) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def load_run(run_dir: AnyPath) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A run's ``index.json`` ({} when there is none yet) and its unit records: the index's ``units`` and every record
     ``images/*/unit_*.json`` it does not list (a run still going, or continued with more units or layers).
     A :class:`~lit_actmax.errors.ConfigError` when there are none."""
-    run_dir = Path(run_dir)
+    run_dir = location(run_dir)
     index_path = run_dir / "index.json"
     index: dict[str, Any] = read_json(index_path) if index_path.is_file() else {}
     records = list(index.get("units") or [])
@@ -43,10 +43,10 @@ def load_run(run_dir: str | os.PathLike) -> tuple[dict[str, Any], list[dict[str,
     return index, records
 
 
-def load_examples(run_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
+def load_examples(run_dir: AnyPath) -> dict[str, dict[str, Any]]:
     """{layer: examples.json} of every ``examples/*/examples.json`` in the run (unreadable ones are left out)."""
     found = {}
-    for path in sorted(Path(run_dir).glob("examples/*/examples.json")):
+    for path in sorted(location(run_dir).glob("examples/*/examples.json")):
         try:
             data = read_json(path)
         except (OSError, ValueError):
@@ -124,7 +124,7 @@ def group_units(index: dict[str, Any], records: Sequence[dict[str, Any]]) -> dic
                     for unit, rs in sorted(units.items())] for layer, units in grouped.items()}
 
 
-def run_settings(run_dir: Path, index: dict[str, Any], records: Sequence[dict[str, Any]]) -> list[tuple[str, Any]]:
+def run_settings(run_dir: Location, index: dict[str, Any], records: Sequence[dict[str, Any]]) -> list[tuple[str, Any]]:
     """(name, value) of the run's settings that are known (backbone, objective, param, size, ...), for a header."""
     meta = [("run", run_dir.resolve()), ("backbone", index.get("backbone")), ("objective", index.get("objective")),
             ("param", index.get("param")), ("size", "x".join(map(str, index.get("size", []))) or None),

@@ -3,14 +3,18 @@
 Layout (addresses depend only on the layer and the unit id, so links into a site stay valid when it grows)::
 
     site/index.html                              the model: settings, one row per layer (model order) with its
-                                                 unit count, objective, activation range and its top units
+                                                 unit count, objective, activation range, explanation score (when
+                                                 scored: run/explanation_scores.py; rows sortable by it) and its
+                                                 top units
     site/layers/<safe_layer>.html                a layer: every unit as a lazy-loaded thumbnail card; sort by
-                                                 activation or id, filter by id or label (inline script)
+                                                 activation, explanation score or id, filter by id or label
+                                                 (inline script)
     site/units/<safe_layer>/unit_00005.html      a unit: its images large (every variant and every image file its
                                                  record lists: best, GIF, transparency), activation curve, dataset
-                                                 examples, numbers; previous/next unit of the layer, links up; for a
-                                                 watched training (FeatureVisualization, lit-actmax evolve) its
-                                                 image at every render, "over training" (html/over_training.py)
+                                                 examples, explanation score, numbers; previous/next unit of the
+                                                 layer, links up; for a watched training (FeatureVisualization,
+                                                 lit-actmax evolve) its image at every render, "over training"
+                                                 (html/over_training.py)
     site/thumbs/<safe_layer>/unit_00005.jpg      thumbnails (longest side about 96 px), made only when missing or
                                                  older than their image, so a rebuild after adding a layer only
                                                  does the new work; pages are rewritten only when they change
@@ -33,9 +37,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..image.io import write_thumbnail
+from ..run.explanation_scores import read_explanation_scores
 from ..run.files import atomic_write_text, layer_folder
 from ..run.records import image_stem
-from .card_sorting import CARD_SCRIPT, card_data, sort_bar
+from ..run.storage import AnyPath, Location, location
+from .card_sorting import CARD_SCRIPT, card_data, score_buttons, sort_bar
 from .markup import RunFiles, config_details, escape, file_url, format_value, metrics_table, settings_spans
 from .over_training import over_training_view
 from .records import Unit, group_units, load_examples, load_run, run_settings
@@ -69,7 +75,7 @@ def _thumb_path(record: dict[str, Any]) -> str:
     return f"thumbs/{layer_folder(str(record.get('layer')))}/{Path(str(record['image'])).stem}.jpg"
 
 
-def _write_if_changed(path: Path, text: str) -> bool:
+def _write_if_changed(path: Location, text: str) -> bool:
     """Write ``text`` to ``path`` (atomically) unless the file already holds it; returns whether it was written."""
     try:
         if path.read_text(encoding="utf-8") == text:
@@ -80,6 +86,13 @@ def _write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
+#: What an explanation score is, in a line under the sort buttons.
+_SCORE_NOTE = ("explanation score: share of (strongly, weakly activating) dataset image pairs the picture tells "
+               "apart in a trained model's features (0.5 = chance); in brackets the held-out dataset examples' score")
+
+#: The tooltip of a card's numbers when the unit has an explanation score.
+_SCORED_CARD_TITLE = ' title="activation · explanation score"'
+
 _UNIT_KEYS_SCRIPT = ("addEventListener('keydown',function(e){if(e.target.tagName==='INPUT')return;"
                      "var l=document.querySelector(e.key==='ArrowLeft'?'link[rel=prev]':e.key==='ArrowRight'?"
                      "'link[rel=next]':null);if(l)location.href=l.href;});")
@@ -88,7 +101,7 @@ _UNIT_KEYS_SCRIPT = ("addEventListener('keydown',function(e){if(e.target.tagName
 class _Site:
     """The pages of one site: knows where the run and the site are, and which run files exist."""
 
-    def __init__(self, run_dir: Path, site_dir: Path) -> None:
+    def __init__(self, run_dir: Location, site_dir: Location) -> None:
         self.run_dir, self.site_dir = run_dir, site_dir
         self.files = RunFiles(run_dir)
         self.pages_written = self.thumbs_written = 0
@@ -97,7 +110,7 @@ class _Site:
         """Whether ``relative`` (a path from a record, relative to the run) is a file."""
         return self.files.exists(relative)
 
-    def folder_of(self, page: str) -> Path:
+    def folder_of(self, page: str) -> Location:
         """The folder of site page ``page`` (relative to the site folder)."""
         return (self.site_dir / page).parent
 
@@ -149,9 +162,17 @@ def _thumb_img(site: _Site, page: str, thumb: str | None, title: str, side: int,
     return f'<img src="{site.to_site(page, thumb)}" width="{side}" height="{side}" alt="{escape(title)}"{extra}>'
 
 
+def _score_text(scores: dict[str, Any] | None) -> str:
+    """``"0.83 (examples 0.94)"``: a unit's or layer's explanation score and its dataset examples' (the reference);
+    '–' without one."""
+    if not scores or not isinstance(scores.get("picture"), (int, float)):
+        return "–"
+    return f"{scores['picture']:.2f} (examples {format_value(scores.get('examples'))})"
+
+
 def _model_page(site: _Site, index: dict[str, Any], records: Sequence[dict[str, Any]],
                 layers: dict[str, list[Unit]], thumbs: dict[tuple[str, int], str | None],
-                examples: dict[str, dict[str, Any]]) -> None:
+                examples: dict[str, dict[str, Any]], scores: dict[str, dict[str, Any]]) -> None:
     page = "index.html"
     title = str(index.get("backbone") or site.run_dir.name)
     settings = [("run", "/".join(site.run_dir.resolve().parts[-2:]))]  # the page moves with its run folder
@@ -162,7 +183,7 @@ def _model_page(site: _Site, index: dict[str, Any], records: Sequence[dict[str, 
     state = "" if index else ('<p class="note">unfinished run: no index.json yet, the pages show the unit records '
                               "written so far</p>")
     rows = []
-    for layer, units in layers.items():
+    for position, (layer, units) in enumerate(layers.items()):
         top = sorted(units, key=lambda u: (-(u.activation if u.activation is not None else -math.inf), u.unit))
         strip = "".join(f'<a href="{site.to_site(page, unit_page(layer, u.unit))}">'
                         f'{_thumb_img(site, page, thumbs[layer, u.unit], _card_title(u), 64, False)}</a>'
@@ -171,20 +192,29 @@ def _model_page(site: _Site, index: dict[str, Any], records: Sequence[dict[str, 
         extra = [f'<a href="{site.to_run(page, grid)}">grid</a>'] if site.exists(grid) else []
         if layer in examples:
             extra.append("dataset examples")
-        rows.append(f'<tr><td><a href="{site.to_site(page, layer_page(layer))}"><b>{escape(layer)}</b></a>'
+        score = scores.get(layer, {}).get("picture")
+        sort_keys = (f' data-unit="{position}"' + (f' data-score="{score:.6g}"' if score is not None else "")
+                     if scores else "")
+        rows.append(f'<tr{sort_keys}><td><a href="{site.to_site(page, layer_page(layer))}"><b>{escape(layer)}</b></a>'
                     f'<div class="note">{" · ".join(extra)}</div></td>'
                     f'<td class="num">{len(units)}</td><td>{escape(_objectives(units))}</td>'
-                    f'<td class="num">{escape(_range(units))}</td><td><div class="strip">{strip}</div></td></tr>')
+                    f'<td class="num">{escape(_range(units))}</td>'
+                    + (f'<td class="num">{escape(_score_text(scores.get(layer)))}</td>' if scores else "")
+                    + f'<td><div class="strip">{strip}</div></td></tr>')
     metrics = metrics_table(index)
+    sortable = ' class="sortable"' if scores else ""
     body = (f'<header><div class="crumbs">lit_actmax atlas</div><h1>{escape(title)}</h1><div class="meta">{meta}'
             f'{" ".join(links)}</div>'
             + f"{config_details(index)}</header><main>{state}"
             + (f"<h2>Run metrics</h2>{metrics}" if metrics else "")
             + f'<h2>{len(layers)} layers, {sum(len(u) for u in layers.values())} units</h2>'
-            '<table class="layers"><thead><tr><th>layer</th><th>units</th><th>objective</th>'
-            f'<th>activation</th><th>most activating units</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            + (f'<p>sort layers: <button onclick="sortCards(\'unit\',1)">model order</button>'
+               f'{score_buttons()} <span class="note">{_SCORE_NOTE}</span></p>' if scores else "")
+            + '<table class="layers"><thead><tr><th>layer</th><th>units</th><th>objective</th><th>activation</th>'
+            + ('<th>explanation score</th>' if scores else "")
+            + f'<th>most activating units</th></tr></thead><tbody{sortable}>{"".join(rows)}</tbody></table>'
             "</main>")
-    site.document(page, f"{title} · atlas", body)
+    site.document(page, f"{title} · atlas", body, script=CARD_SCRIPT if scores else "")
 
 
 def _crumbs(site: _Site, page: str, title: str, layer: str | None = None) -> str:
@@ -206,16 +236,19 @@ def _neighbours(site: _Site, page: str, before: tuple[str, str] | None, after: t
 
 def _layer_page(site: _Site, title: str, layer: str, units: list[Unit], thumbs: dict[tuple[str, int], str | None],
                 neighbours: tuple[str | None, str | None], index: dict[str, Any],
-                examples: dict[str, Any] | None) -> None:
+                examples: dict[str, Any] | None, scores: dict[str, Any] | None) -> None:
     page = layer_page(layer)
     cards = []
     for u in units:
         activation = u.activation
-        cards.append(f'<a class="card" href="{site.to_site(page, unit_page(layer, u.unit))}" {card_data(u)}>'
+        score = ((scores or {}).get("units") or {}).get(str(u.unit), {}).get("picture")
+        cards.append(f'<a class="card" href="{site.to_site(page, unit_page(layer, u.unit))}" {card_data(u, score)}>'
                      f'{_thumb_img(site, page, thumbs[layer, u.unit], _card_title(u), THUMB_SIDE, True)}'
                      f'<span><b>{u.unit}</b> {escape(u.label)}</span>'
                      + (f'<span class="incomplete">incomplete: {u.incomplete}</span>' if u.incomplete else "") +
-                     f'<span class="act">{format_value(activation) if activation is not None else "–"}</span></a>')
+                     f'<span class="act"{"" if score is None else _SCORED_CARD_TITLE}>'
+                     f'{format_value(activation) if activation is not None else "–"}'
+                     f'{"" if score is None else f" · {score:.2f}"}</span></a>')
     before, after = neighbours
     nav = _neighbours(site, page, (layer_page(before), before) if before else None,
                       (layer_page(after), after) if after else None)
@@ -225,14 +258,17 @@ def _layer_page(site: _Site, title: str, layer: str, units: list[Unit], thumbs: 
         notes.append(f'<a href="{site.to_run(page, grid)}">grid</a>')
     if examples:
         notes.append(f"dataset examples from {escape(examples.get('images', '?'))} images")
+    if scores:
+        notes.append(f'<span title="{escape(_SCORE_NOTE)}">explanation score {escape(_score_text(scores))}, mean over '
+                     f"{len(scores.get('units') or {})} units</span>")
     body = (f"<header>{nav}{_crumbs(site, page, title)}<h1>{escape(layer)} — {len(units)} units</h1>"
             f'<div class="meta">{" · ".join(notes)}</div></header>'
-            f'{sort_bar(len(units))}<main><div class="grid thumbs">{"".join(cards)}</div></main>')
+            f'{sort_bar(len(units), scores=bool(scores))}<main><div class="grid thumbs">{"".join(cards)}</div></main>')
     site.document(page, f"{layer} · {title}", body, script=CARD_SCRIPT)
 
 
 def _unit_page(site: _Site, title: str, unit: Unit, before: Unit | None, after: Unit | None,
-               examples: dict[str, Any] | None) -> None:
+               examples: dict[str, Any] | None, scores: dict[str, Any] | None) -> None:
     layer = unit.layer
     page = unit_page(layer, unit.unit)
     nav = _neighbours(site, page, (unit_page(layer, before.unit), f"unit {before.unit}") if before else None,
@@ -245,6 +281,8 @@ def _unit_page(site: _Site, title: str, unit: Unit, before: Unit | None, after: 
             f'<div class="meta"><span>layer <b>{escape(layer)}</b></span>'
             + (f"<span>objective <b>{escape(objective)}</b></span>" if objective else "")
             + (f"<span>activation <b>{format_value(unit.activation)}</b></span>" if unit.activation is not None else "")
+            + (f'<span class="score" title="{escape(_SCORE_NOTE)}">explanation score <b>{escape(_score_text(scores))}'
+               "</b></span>" if scores else "")
             + (f'<span class="incomplete">incomplete: only {unit.incomplete} (the run was cut short; continue it to '
                "finish this unit)</span>" if unit.incomplete else "")
             + f"</div></header><main>{unit_view(unit, examples, site.files, site.folder_of(page), PAGE_SIZES)}"
@@ -252,13 +290,13 @@ def _unit_page(site: _Site, title: str, unit: Unit, before: Unit | None, after: 
     site.document(page, f"unit {unit.unit}{label} · {layer} · {title}", body, script=_UNIT_KEYS_SCRIPT, head=head)
 
 
-def build_site(run_dir: str | os.PathLike, out: str = "site") -> Path:
+def build_site(run_dir: AnyPath, out: str = "site") -> Location:
     """Write the atlas site of ``run_dir`` into ``run_dir/out`` (see the module docstring); returns the model page.
 
     Reads ``index.json`` when the run has one, else the unit records written so far. Raises
-    :class:`~lit_actmax.errors.ConfigError` when the folder holds no unit records.
+    :class:`~lit_actmax.errors.ConfigError` when the folder holds no unit records. ``run_dir`` may be an fsspec URL.
     """
-    run_dir = Path(run_dir)
+    run_dir = location(run_dir, "run_dir")
     index, records = load_run(run_dir)
     site = _Site(run_dir, run_dir / out)
     site.site_dir.mkdir(parents=True, exist_ok=True)
@@ -266,18 +304,20 @@ def build_site(run_dir: str | os.PathLike, out: str = "site") -> Path:
     layers = group_units(index, records)
     order = list(layers)
     examples = load_examples(run_dir)
+    scores = read_explanation_scores(run_dir)
     thumbs = {(layer, u.unit): site.thumbnail(u.shown) for layer, units in layers.items() for u in units}
     title = str(index.get("backbone") or run_dir.name)
-    _model_page(site, index, records, layers, thumbs, examples)
+    _model_page(site, index, records, layers, thumbs, examples, scores)
     for position, (layer, units) in enumerate(layers.items()):
         neighbours = (order[position - 1] if position > 0 else None,
                       order[position + 1] if position + 1 < len(order) else None)
         layer_examples = examples.get(layer)
-        _layer_page(site, title, layer, units, thumbs, neighbours, index, layer_examples)
+        _layer_page(site, title, layer, units, thumbs, neighbours, index, layer_examples, scores.get(layer))
         per_unit = (layer_examples or {}).get("units") or {}
+        unit_scores = (scores.get(layer) or {}).get("units") or {}
         for i, unit in enumerate(units):
             _unit_page(site, title, unit, units[i - 1] if i > 0 else None, units[i + 1] if i + 1 < len(units) else None,
-                       per_unit.get(str(unit.unit)))
+                       per_unit.get(str(unit.unit)), unit_scores.get(str(unit.unit)))
     return site.site_dir / "index.html"
 
 

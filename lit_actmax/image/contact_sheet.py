@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 from typing import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import ConfigError
+from ..run.storage import AnyPath
+from .io import open_image
 
 __all__ = ["contact_sheet"]
 
 
 def contact_sheet(
-    paths: Sequence[str | os.PathLike | Image.Image], labels: Sequence[str] | None = None, tile: int = 128,
+    paths: Sequence[AnyPath | Image.Image], labels: Sequence[str] | None = None, tile: int = 128,
     columns: int | None = None, pad: int = 4, background: tuple[int, int, int] = (255, 255, 255),
 ) -> Image.Image:
-    """Tile images (files or PIL images) into one picture, ``tile`` px each, with an optional caption under each."""
+    """Tile images (files, local or at a URL, or PIL images) into one picture, ``tile`` px each, with an optional
+    caption under each."""
     if not paths:
         raise ConfigError("contact_sheet needs at least one image.")
     n = len(paths)
@@ -31,7 +32,7 @@ def contact_sheet(
     for i, path in enumerate(paths):
         r, c = divmod(i, columns)
         x, y = pad + c * (tile + pad), pad + r * (tile + pad + caption)
-        with (path.copy() if isinstance(path, Image.Image) else Image.open(Path(path))) as image:
+        with (path.copy() if isinstance(path, Image.Image) else open_image(path)) as image:
             sheet.paste(image.convert("RGB").resize((tile, tile), Image.BILINEAR), (x, y))
         if labels:
             text = labels[i]

@@ -3,7 +3,10 @@ image files of a folder. Plain torch and Pillow.
 
 Tensors are RGB ``(3, H, W)`` (or a batch ``(1, 3, H, W)``) in [0, 1]; arrays are uint8 ``(H, W, 3)`` or ``(H, W)``.
 Every write is atomic (:func:`lit_actmax.run.files.atomic_write_bytes`): a reader never sees half a file. A file that
-is missing or that Pillow cannot read raises one :class:`~lit_actmax.errors.ConfigError` sentence.
+is missing or that Pillow cannot read raises one :class:`~lit_actmax.errors.ConfigError` sentence. Image files may be
+local or at an fsspec URL (:mod:`lit_actmax.run.storage`); a relative path that is no file here but one of the package
+(:data:`PACKAGE_DIR`: ``configs/images/chelsea_160.jpg``, what the shipped configs name) is read from the package, so
+those configs work from any folder and from an installed wheel.
 """
 
 from __future__ import annotations
@@ -20,13 +23,25 @@ from PIL import Image
 
 from ..errors import ConfigError
 from ..run.files import atomic_write_bytes
+from ..run.storage import AnyPath, Location, location
 from .ops import as_hw
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "open_image", "read_image", "load_image", "to_uint8", "to_pil",
-           "encode_image", "save_png", "save_jpeg", "write_thumbnail"]
+__all__ = ["IMAGE_SUFFIXES", "PACKAGE_DIR", "image_file", "list_images", "open_image", "read_image", "load_image",
+           "to_uint8", "to_pil", "encode_image", "save_png", "save_jpeg", "write_thumbnail"]
 
 #: The file suffixes :func:`list_images` takes as images (lower case).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+#: The installed package's folder, where a relative image path that is no file in the working folder is looked up.
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def image_file(path: AnyPath) -> Location:
+    """The file ``path`` names: itself, or for a relative path that is no file here the package's file of that
+    path (``configs/images/chelsea_160.jpg``, the shipped configs' images) when there is one."""
+    found = location(path)
+    if isinstance(found, Path) and not found.is_absolute() and not found.is_file() and (PACKAGE_DIR / found).is_file():
+        return PACKAGE_DIR / found
+    return found
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
@@ -40,20 +55,20 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     return files
 
 
-def open_image(path: str | os.PathLike) -> Image.Image:
-    """An image file, decoded, as a PIL image in its own mode (the file is closed again)."""
-    path = Path(path)
+def open_image(path: AnyPath) -> Image.Image:
+    """An image file (:func:`image_file`), decoded, as a PIL image in its own mode (the file is closed again)."""
+    path = image_file(path)
     if not path.is_file():
         raise ConfigError(f"Image file {str(path)!r} does not exist; give the path of a PNG or JPEG file.")
     try:
-        with Image.open(path) as image:
+        with path.open("rb") as handle, Image.open(handle) as image:
             image.load()
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise ConfigError(f"{str(path)!r} is not an image Pillow can read ({error}); give a PNG or JPEG file.") from None
     return image
 
 
-def read_image(path: str | os.PathLike) -> torch.Tensor:
+def read_image(path: AnyPath) -> torch.Tensor:
     """An image file -> ``(3, H, W)`` float32 RGB in [0, 1] at its own size (transparency dropped)."""
     array = np.asarray(open_image(path).convert("RGB"), dtype=np.float32) / 255.0
     return torch.from_numpy(array).permute(2, 0, 1)
@@ -102,21 +117,21 @@ def encode_image(image: torch.Tensor | np.ndarray | Image.Image, format: str, **
     return buffer.getvalue()
 
 
-def save_png(path: str | os.PathLike, image: torch.Tensor | np.ndarray | Image.Image) -> None:
+def save_png(path: AnyPath, image: torch.Tensor | np.ndarray | Image.Image) -> None:
     """Save (3, H, W) / (4, H, W) in [0, 1], a uint8 array or a PIL image as PNG, atomically."""
     atomic_write_bytes(path, encode_image(image, "PNG"))
 
 
-def save_jpeg(path: str | os.PathLike, image: torch.Tensor | np.ndarray | Image.Image, quality: int = 90) -> None:
+def save_jpeg(path: AnyPath, image: torch.Tensor | np.ndarray | Image.Image, quality: int = 90) -> None:
     """Save an RGB image (see :func:`to_pil`) as JPEG of ``quality``, atomically."""
     atomic_write_bytes(path, encode_image(image, "JPEG", quality=quality))
 
 
-def write_thumbnail(source: str | os.PathLike, target: str | os.PathLike, side: int, quality: int = 88) -> bool:
+def write_thumbnail(source: AnyPath, target: AnyPath, side: int, quality: int = 88) -> bool:
     """Write ``target``, a JPEG of the image file ``source`` whose longest side is about ``side`` px (transparency
     over white; a large image shrunk, one of at most half the side enlarged by a whole factor with sharp pixels),
     unless it exists and is not older than ``source``. Returns whether it was written."""
-    source, target = Path(source), Path(target)
+    source, target = location(source), location(target)
     if target.is_file() and source.is_file() and target.stat().st_mtime_ns >= source.stat().st_mtime_ns:
         return False
     image = open_image(source)

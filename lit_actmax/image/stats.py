@@ -16,6 +16,8 @@ returns one value per image, ``(N,)``. Plain torch, no Lightning. Luminance is R
 - :func:`border_ratio` / :func:`border_contrast_ratio`: detail and contrast of the outer ``border`` pixels
   (the frame) relative to the rest (the centre). Detail = mean luminance gradient magnitude; contrast = standard
   deviation of the luminance. 1 = the frame looks like the centre; a frame faded toward a flat colour gives < 1.
+- :func:`clipped_share`: share of colour values at the ends of the range (below 1/255 or above 254/255: what a PNG
+  stores as 0 or 255); photographs have few, an image pushed past the range many.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import math
 import torch
 
 __all__ = ["luminance", "high_frequency_share", "total_variation_per_pixel", "border_ratio",
-           "border_contrast_ratio", "white_noise_share"]
+           "border_contrast_ratio", "white_noise_share", "clipped_share"]
 
 _EPS = 1e-12
 
@@ -112,3 +114,9 @@ def border_contrast_ratio(images: torch.Tensor, border: int = 16) -> torch.Tenso
     y = luminance(images)
     frame = _frame_mask(*y.shape[-2:], border)
     return (y[:, frame].std(-1) / y[:, ~frame].std(-1).clamp_min(math.sqrt(_EPS))).float()
+
+
+def clipped_share(images: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) in [0, 1] -> (N,): share of the 3 * H * W colour values below 1/255 or above 254/255."""
+    images = _batch(images)
+    return ((images < 1 / 255) | (images > 254 / 255)).flatten(1).double().mean(1).float()

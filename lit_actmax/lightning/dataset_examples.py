@@ -32,6 +32,7 @@ from ..errors import ConfigError
 from ..image.io import list_images, load_image, save_jpeg
 from ..objectives import Objective
 from ..run.files import layer_folder, strict_json, write_json
+from ..run.storage import AnyPath, Location, location
 from . import strategy  # noqa: F401  (importing it registers strategy="unit_parallel" with Lightning)
 from .package import pl
 
@@ -160,10 +161,10 @@ def find_examples(backbone: str, objective: Objective, units: Sequence[int], fol
     return module, files
 
 
-def save_examples(run_dir: str | os.PathLike, module: ExamplesModule, files: Sequence[Path],
-                  folder: str | os.PathLike, thumb: int = 96) -> Path:
+def save_examples(run_dir: AnyPath, module: ExamplesModule, files: Sequence[Path],
+                  folder: str | os.PathLike, thumb: int = 96) -> Location:
     """Write ``examples/<layer>/examples.json`` and the listed images' thumbnails into ``run_dir`` (call once)."""
-    run_dir, folder = Path(run_dir), Path(folder)
+    run_dir, folder = location(run_dir, "run_dir"), Path(folder)
     layer = module.objective.layers[0]
     out = run_dir / "examples" / layer_folder(layer)
     units = module.units.tolist()

@@ -10,7 +10,6 @@ helpers in this folder: ``groups`` (the group cycle), ``run_folder``, ``module_c
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 from typing import Any, Sequence
 
 import torch
@@ -32,6 +31,7 @@ from ..objectives import Objective
 from ..params import ImageParam
 from ..run.folders import check_writable
 from ..run.records import FinishedUnits
+from ..run.storage import Location, location
 from ..run.writer import RunWriter
 from .epoch_replay import replay_epoch_boundary
 from .groups import finish_run, start_group, step_is_shown, sync_group, write_index
@@ -72,7 +72,8 @@ class ActMaxModule(pl.LightningModule):
         weights: torchvision weights name (``"DEFAULT"``, ``"IMAGENET1K_V1"``, ``None``).
         checkpoint_class: the LightningModule class of a ``.ckpt`` backbone.
         input_size: resize augmented images to this side before the backbone (None: feed as they are).
-        out_dir: parent folder of run directories; ``run_name``: subfolder (default: derived from backbone).
+        out_dir: parent folder of run directories, local or an fsspec URL (``s3://bucket/runs``; options from fsspec's
+            configuration, see :mod:`lit_actmax.run.storage`); ``run_name``: subfolder (default: from the backbone).
         run_dir: write into this folder instead of a new ``<out_dir>/<run_name>/version_<k>``, continuing it: units
             with complete records there are not rendered again; its ``settings.json`` must match this run's settings.
         save_outputs: write PNGs, records, the index and grids (False for pure in-memory use).
@@ -84,8 +85,9 @@ class ActMaxModule(pl.LightningModule):
             (``mean=[0, 0, 0], std=[1, 1, 1]`` feeds raw [0, 1] images, as midnite did); None keeps the backbone's.
         min_size: the smallest image side to accept (default: the backbone's, what its *output* needs; an early layer
             may run on less, e.g. AlexNet's ``features.8`` at 50 px).
-        numerics: what every process pins for the fit (``Numerics``: 2 intra-op threads, deterministic algorithms, no
-            TF32), so any process count and batch size gives the same images; None keeps each process's own.
+        numerics: what every process pins for the fit (``Numerics``: "auto" intra-op threads (2 or 4), deterministic
+            algorithms, no TF32), so any process count and batch size gives the same images; None keeps each
+            process's own.
     """
 
     def __init__(
@@ -106,7 +108,7 @@ class ActMaxModule(pl.LightningModule):
         self.spec = backbone
         request = UnitRequest.check(units, objective, objective_kind, batch_size, variants, epochs, steps_per_epoch)
         if save_outputs:
-            check_writable(run_dir if run_dir is not None else out_dir)
+            check_writable(run_dir if run_dir is not None else out_dir, "run_dir" if run_dir is not None else "out_dir")
         self.optimizer_factory: OptimizerFactory = optimizer or default_optimizer
         check_optimizer(self.optimizer_factory)
         loaded = load_backbone(backbone, weights=weights, checkpoint_class=checkpoint_class, mean=mean, std=std)
@@ -117,7 +119,7 @@ class ActMaxModule(pl.LightningModule):
             size=size if isinstance(size, int) else tuple(size), seed=seed, input_size=input_size,
             channels_last=channels_last, init_image=init_image)
         self.out_dir, self.run_name, self.save_outputs = out_dir, run_name, save_outputs
-        self.continued_dir = Path(run_dir) if run_dir is not None else None
+        self.continued_dir = location(run_dir, "run_dir") if run_dir is not None else None
         self.requested = self.schedule.keys  # every unit asked for; the schedule drops those a continued folder has
         self.nothing_left = False  # a continued folder holds every unit already: the fit only writes the index
         self.numerics = numerics.check() if numerics is not None else None  # a ConfigError before a run folder exists
@@ -132,7 +134,7 @@ class ActMaxModule(pl.LightningModule):
 
     # -- the contract callbacks read ---------------------------------------------------------------------
     @property
-    def run_dir(self) -> Path | None:
+    def run_dir(self) -> Location | None:
         """The run's folder (None before ``setup`` and when nothing is saved)."""
         return self.writer.run_dir if self.writer is not None else None
 
@@ -176,7 +178,7 @@ class ActMaxModule(pl.LightningModule):
         if not self.nothing_left:
             start_group(self, 0, reset_optimizer=False)
 
-    def make_writer(self, run_dir: Path) -> None:
+    def make_writer(self, run_dir: Location) -> None:
         """Write this run's images into ``run_dir``."""
         self.writer = RunWriter.of(run_dir, self.renderer, self.schedule.variants, self.schedule.steps_per_unit, self.global_rank)
 
@@ -238,6 +240,6 @@ class ActMaxModule(pl.LightningModule):
     def on_fit_end(self) -> None:
         finish_run(self)  # where Lightning ran no loop: a resume from the last epoch's end, nothing left to render
 
-    def write_index(self) -> Path:
+    def write_index(self) -> Location:
         """Write ``index.json`` and the per-layer grids from every rank's records (global rank 0)."""
         return write_index(self)

@@ -11,7 +11,6 @@ parameters before Lightning copies them. The plain state-dict surgery and the fi
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..callbacks.run_checkpoint import image_callbacks
@@ -30,6 +29,7 @@ from ..run.checkpoint_state import (
 )
 from ..run.files import remove_partial_writes
 from ..run.folders import remove_if_unused
+from ..run.storage import Location, location
 from .checkpoint_shards import check_world_size
 from .epoch_replay import skipped_epoch_boundary
 from .groups import start_group
@@ -101,7 +101,7 @@ def load_run_state(module: ActMaxModule, checkpoint: dict[str, Any]) -> None:
         match_parameter_shapes(module, state, "renderer.param.")
         return
     if saved.run_dir and module.save_outputs and trainer is not None:  # a resume; load_from_checkpoint starts anew
-        adopt_run_dir(module, Path(saved.run_dir))
+        adopt_run_dir(module, location(saved.run_dir))
     started = module.group_index >= 0
     if saved.batch_size != module.schedule.batch_size and started:  # groups must be the checkpoint's groups
         rank_zero_warn(f"Resuming with the checkpoint's batch_size={saved.batch_size} (not {module.schedule.batch_size}).")
@@ -126,12 +126,12 @@ def verify_settings(module: ActMaxModule, saved: RunState) -> None:
         return
     trainer = module.attached_trainer
     if module.writer is not None and trainer is not None and trainer.is_global_zero and (
-            saved.run_dir is None or module.writer.run_dir.absolute() != Path(saved.run_dir).absolute()):
+            saved.run_dir is None or module.writer.run_dir.absolute() != location(saved.run_dir).absolute()):
         remove_if_unused(module.writer.run_dir)
     raise ConfigError(resume_refusal(saved, differences))
 
 
-def adopt_run_dir(module: ActMaxModule, path: Path) -> None:
+def adopt_run_dir(module: ActMaxModule, path: Location) -> None:
     """On resume: keep writing into the original run folder (checkpoints store it as an absolute path, so a resume
     from another working directory continues it) and drop the empty one made in setup."""
     current = module.writer.run_dir if module.writer is not None else None

@@ -6,12 +6,12 @@ from the schedule, or on resume the checkpoint's folder. The plain parts live in
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..run.continued import check_folder, folder_settings
 from ..run.folders import new_run_dir, run_name_of
+from ..run.storage import Location, location
 from .module_checkpoint import module_fingerprint
 from .package import rank_zero_info
 
@@ -31,10 +31,10 @@ def open_run_folder(module: ActMaxModule) -> None:
         return
     trainer = module.trainer
     path = new_run_dir(module.out_dir, run_name_of(module.spec, module.run_name)) if trainer.is_global_zero else None
-    module.make_writer(Path(trainer.strategy.broadcast(str(path) if path else None, src=0)))
+    module.make_writer(location(trainer.strategy.broadcast(str(path) if path else None, src=0)))
 
 
-def continue_run_dir(module: ActMaxModule, run_dir: Path) -> None:
+def continue_run_dir(module: ActMaxModule, run_dir: Location) -> None:
     """Write into ``run_dir`` and render only the units it lacks: global rank 0 checks the folder
     (:func:`~lit_actmax.run.continued.check_folder`) and every rank gets its answer, so a refusal stops every process
     with the same sentence; a folder with every unit only gets its index rewritten (``module.nothing_left``)."""

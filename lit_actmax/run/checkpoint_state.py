@@ -27,8 +27,10 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
+from ..core.numerics import same_images_numerics
 from ..errors import ConfigError
 from ..moved import current_name
+from .storage import is_url, location
 
 __all__ = [
     "CHECKPOINT_KEY", "FROZEN_PREFIXES", "LEGACY_PREFIXES", "RunState", "drop_frozen", "restore_frozen",
@@ -85,8 +87,10 @@ def check_checkpoint_file(path: str | Path) -> None:
     is a checkpoint a lit_actmax run can resume from: a file ``torch.save`` wrote, holding a Lightning checkpoint
     (a ``state_dict``) with image parameters or a ``RunState``. Read memory-mapped and without unpickling code, so
     checking a large or foreign file is cheap and safe; a checkpoint holding objects beyond tensors and plain
-    values is left to Lightning."""
+    values, or at an fsspec URL, is left to Lightning."""
     text, file = str(path), Path(path)
+    if is_url(text):
+        return
     if not file.exists() and (text in LIGHTNING_CKPT_NAMES or text.startswith("registry")):
         return
     resume = "give ckpt_path a checkpoint of a lit_actmax run, e.g. <run folder>/checkpoints/last.ckpt"
@@ -305,7 +309,7 @@ def resume_differences(saved: RunState, now: Mapping[str, Any], backbone: str) -
 def resume_refusal(saved: RunState, differences: Sequence[tuple[str, Any, Any]]) -> str:
     """The sentence that refuses a resume with other settings, naming each with both values and the checkpoint's
     config (``<run folder>/config.yaml``) when there is one."""
-    config = Path(saved.run_dir) / "config.yaml" if saved.run_dir else None
+    config = location(saved.run_dir) / "config.yaml" if saved.run_dir else None
     where = f" ({config})" if config is not None and config.is_file() else ""
     return (f"This checkpoint was made with other settings: {describe_differences(differences)}; "
             f"resume with the checkpoint's config{where} or start a new run.")
@@ -317,11 +321,14 @@ QUALIFIED_NAME = re.compile(r"\blit_actmax(?:\.\w+)+")
 def current_settings(settings: Any) -> Any:
     """A fingerprint (or a folder's settings) as this or an earlier release wrote it, with the module paths of
     earlier releases replaced by today's (:data:`lit_actmax.moved.MOVED_MODULES`): the package's split into
-    subpackages changed no image, so it must not make old checkpoints and folders look like other settings."""
+    subpackages changed no image, so it must not make old checkpoints and folders look like other settings. Nor do
+    the thread counts of :data:`~lit_actmax.core.numerics.REPRODUCIBLE_THREADS` (``threads: 2`` of earlier releases
+    reads as today's ``"auto"``: :func:`~lit_actmax.core.numerics.same_images_numerics`)."""
     if isinstance(settings, str):
         return QUALIFIED_NAME.sub(lambda match: current_name(match.group(0)), settings)
-    if isinstance(settings, Mapping):
-        return {key: current_settings(value) for key, value in settings.items()}
+    if isinstance(settings, Mapping):  # numerics: thread counts that give the same images compare equal
+        return {key: current_settings(same_images_numerics(value) if key == "numerics" else value)
+                for key, value in settings.items()}
     if isinstance(settings, list):
         return [current_settings(value) for value in settings]
     return settings

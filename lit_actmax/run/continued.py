@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ConfigError
@@ -24,6 +23,7 @@ from .checkpoint_state import describe_differences, fingerprint_differences
 from .files import layer_folder, read_json, remove_partial_writes, safe_name, write_json
 from .folders import SETTINGS_FILE
 from .records import read_record, record_is_complete
+from .storage import Location
 from .writer import RunWriter
 
 __all__ = ["FolderState", "check_folder", "folder_settings", "read_settings"]
@@ -61,7 +61,7 @@ def folder_settings(fingerprint: Mapping[str, Any], across_layers: bool, objecti
     return settings
 
 
-def read_settings(path: Path) -> dict[str, Any]:
+def read_settings(path: Location) -> dict[str, Any]:
     """The settings in ``path``; :class:`ConfigError` naming the file when it does not parse."""
     try:
         settings = read_json(path)
@@ -80,7 +80,7 @@ def check_folder(writer: RunWriter, settings: Mapping[str, Any]) -> FolderState:
     folder has none), remove the temporary files of cut-short writes, and return what the folder holds
     (:class:`FolderState`); :class:`ConfigError` naming each difference when the settings differ, when the settings
     file does not parse, or when the folder holds images but no settings."""
-    run_dir = Path(writer.run_dir)
+    run_dir = writer.run_dir
     path = run_dir / SETTINGS_FILE
     remove_partial_writes(run_dir)
     if not path.is_file():
@@ -101,7 +101,7 @@ def folder_state(writer: RunWriter) -> FolderState:
     """The units of the writer's targets that its folder holds whole, and those it holds broken (module docstring).
     Records are found by the layer they name, in any ``images/`` folder (earlier releases named some folders
     otherwise); :class:`ConfigError` when a target's folder holds another layer's units, which it would overwrite."""
-    run_dir, state = Path(writer.run_dir), FolderState()
+    run_dir, state = writer.run_dir, FolderState()
     targets = {layer: t for t, (layer, _) in enumerate(writer.targets)}
     folders = {**{safe_name(layer): t for layer, t in targets.items()},  # the folder names of earlier releases
                **{layer_folder(layer): t for layer, t in targets.items()}}
@@ -137,7 +137,7 @@ def folder_state(writer: RunWriter) -> FolderState:
     return state
 
 
-def _missing_file(run_dir: Path, record: dict[str, Any]) -> str | None:
+def _missing_file(run_dir: Location, record: dict[str, Any]) -> str | None:
     """What is missing of the files ``record`` names (its PNG, then its other files), or None."""
     if not isinstance(record.get("image"), str):
         return "its record names no image"
@@ -151,10 +151,10 @@ def _missing_file(run_dir: Path, record: dict[str, Any]) -> str | None:
     return None
 
 
-def _is_whole_png(path: Path) -> bool:
+def _is_whole_png(path: Location) -> bool:
     """Whether ``path`` is a PNG file that ends with its ``IEND`` chunk (a copy or a write cut short does not)."""
     try:
-        with open(path, "rb") as handle:
+        with path.open("rb") as handle:
             start = handle.read(8)
             handle.seek(0, 2)
             if handle.tell() < 20:

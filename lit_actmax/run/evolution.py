@@ -18,8 +18,6 @@ training or a repeated ``evolve`` never duplicates a frame). Plain Python; one p
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -33,6 +31,7 @@ from .checkpoint_state import describe_setting
 from .continued import check_folder
 from .files import atomic_write_bytes, read_json, safe_name, write_json
 from .records import FinishedUnits, image_stem
+from .storage import AnyPath, Location, location
 from .summary import run_summary
 from .writer import RunWriter
 
@@ -73,10 +72,10 @@ class EvolutionWriter:
     :data:`EVOLUTION_FILE`, if any. :class:`ConfigError` when the folder's images were made with other settings.
     """
 
-    def __init__(self, run_dir: str | os.PathLike, live: LiveRenderer, history: dict[str, Any] | None = None) -> None:
+    def __init__(self, run_dir: AnyPath, live: LiveRenderer, history: dict[str, Any] | None = None) -> None:
         if live.renderer is None:
             raise RuntimeError("EvolutionWriter needs a bound LiveRenderer (LiveRenderer.bind).")
-        self.run_dir, self.live = Path(run_dir), live
+        self.run_dir, self.live = location(run_dir, "dirpath"), live
         self.settings = evolution_settings(live)
         self.writer = RunWriter.of(self.run_dir, live.renderer, live.schedule.variants, live.steps)
         check_folder(self.writer, self.settings)
@@ -93,7 +92,7 @@ class EvolutionWriter:
         """The training steps rendered so far, in order."""
         return [int(r["step"]) for r in self.history["renders"]]
 
-    def frame_path(self, layer: str, stem: str, step: int) -> Path:
+    def frame_path(self, layer: str, stem: str, step: int) -> Location:
         """``frames/<layer>/<stem>/step_00000120.png``."""
         return self.run_dir / "frames" / safe_name(layer) / stem / f"step_{int(step):08d}.png"
 

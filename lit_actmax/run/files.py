@@ -1,6 +1,8 @@
 """Files lit_actmax writes: atomic writes (readers never see half a file), strict JSON, file-system safe names.
 
-Plain Python (and numpy/torch for the values JSON receives); every file of a run goes through these.
+Plain Python (and numpy/torch for the values JSON receives); every file of a run goes through these. A path may be
+local or at an fsspec URL (:mod:`lit_actmax.run.storage`): a local one is written as always, through a temporary file
+and a rename; a :class:`~lit_actmax.run.storage.RemotePath` as its filesystem writes a whole file.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from .storage import AnyPath, Location, RemotePath, location
 
 __all__ = [
     "atomic_write_bytes", "atomic_write_text", "jsonable", "layer_folder", "read_json", "remove_partial_writes",
@@ -41,18 +45,22 @@ def layer_folder(layer: str) -> str:
     return f"{safe}~{hashlib.sha1(layer.encode('utf-8')).hexdigest()[:10]}"
 
 
-def remove_partial_writes(folder: str | os.PathLike) -> list[Path]:
+def remove_partial_writes(folder: AnyPath) -> list[Location]:
     """Remove the temporary files that :func:`atomic_write_bytes` leaves when its process is killed mid-write
     (``.<name>.<random>.tmp``, anywhere under ``folder``); returns them. Call it only while nothing writes there."""
-    found = [p for p in Path(folder).rglob(".*.tmp") if p.is_file()]
+    found = [p for p in location(folder).rglob(".*.tmp") if p.is_file()]
     for path in found:
         path.unlink(missing_ok=True)
     return found
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: readers never see half a file."""
-    path = Path(path)
+def atomic_write_bytes(path: AnyPath, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename: readers never see half a file (a
+    :class:`~lit_actmax.run.storage.RemotePath` is written whole by its filesystem)."""
+    path = location(path)
+    if isinstance(path, RemotePath):
+        path.write_bytes(data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -72,11 +80,11 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+def atomic_write_text(path: AnyPath, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path: str | os.PathLike, data: Any) -> None:
+def write_json(path: AnyPath, data: Any) -> None:
     """Write ``data`` as strict JSON, atomically: a NaN or infinity raises ``ValueError`` naming its key (JSON has
     neither; a writer that expects one stores null through :func:`strict_json`)."""
     try:
@@ -117,8 +125,8 @@ def _nonfinite_key(value: Any, key: str = "the top level") -> str | None:
     return next((found for k, v in items if (found := _nonfinite_key(v, k)) is not None), None)
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+def read_json(path: AnyPath) -> Any:
+    return json.loads(location(path).read_text(encoding="utf-8"))
 
 
 def _json_default(value: Any) -> Any:
@@ -128,7 +136,7 @@ def _json_default(value: Any) -> Any:
         return float(value)
     if isinstance(value, torch.Tensor):
         return value.tolist()
-    if isinstance(value, Path):
+    if isinstance(value, (Path, RemotePath)):
         return str(value)
     return repr(value)
 

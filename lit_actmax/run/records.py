@@ -6,14 +6,13 @@ them before they are written (:class:`FinishedUnits`).
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import torch
 
 from .files import read_json
+from .storage import AnyPath, location
 
 __all__ = [
     "INDEX_FORMAT", "FinishedUnits", "RunSummary", "UnitRecord", "image_stem", "iter_records", "read_record",
@@ -36,7 +35,7 @@ def image_stem(unit: int, variant: int = 0, variants: int = 1) -> str:
     return f"unit_{unit:05d}" + (f"_v{variant}" if variants > 1 else "")
 
 
-def read_record(path: str | os.PathLike) -> dict[str, Any] | None:
+def read_record(path: AnyPath) -> dict[str, Any] | None:
     """The unit record at ``path``, or None when it cannot be read, does not parse or lacks what every record has
     (``unit``, ``variant``, ``layer``: a record cut short by a full disk or a hand edit)."""
     try:
@@ -51,11 +50,11 @@ def read_record(path: str | os.PathLike) -> dict[str, Any] | None:
 _REQUIRED = {"unit": int, "variant": int, "layer": str}
 
 
-def iter_records(run_dir: str | os.PathLike) -> Iterable[dict]:
+def iter_records(run_dir: AnyPath) -> Iterable[dict]:
     """Every readable per-unit record (``images/*/unit_*.json``) of a run, sorted by layer, unit and variant; a record
     that does not parse is left out (a continued run renders its unit again, saying so:
     :func:`lit_actmax.run.continued.check_folder`)."""
-    records = [r for p in sorted(Path(run_dir).glob("images/*/unit_*.json")) if (r := read_record(p)) is not None]
+    records = [r for p in sorted(location(run_dir).glob("images/*/unit_*.json")) if (r := read_record(p)) is not None]
     return sorted(records, key=lambda r: (str(r.get("layer")), int(r.get("unit", 0)), int(r.get("variant", 0))))
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .files import jsonable
 from .records import RunSummary
+from .storage import Location
 
 if TYPE_CHECKING:
     from ..core.renderer import Renderer
@@ -33,7 +34,7 @@ def requested_images(renderer: Renderer, keys: Iterable[tuple[int, int]], varian
     return {(renderer.target_layer(t), u, v) for t, u in keys for v in range(variants)}
 
 
-def outputs_message(index: Mapping[str, Any], run_dir: Path) -> str:
+def outputs_message(index: Mapping[str, Any], run_dir: Location) -> str:
     """``Rendered 8 units into <run>: images/output/, grids/output.png, index.json (gallery: lit-actmax gallery <run>)``
     from the run's ``index.json`` contents."""
     rendered = len({(r["layer"], r["unit"]) for r in index["units"]})

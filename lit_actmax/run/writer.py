@@ -17,8 +17,6 @@ grids, every file atomically (:mod:`lit_actmax.run.files`).
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
@@ -30,6 +28,7 @@ from ..image.contact_sheet import contact_sheet
 from ..image.io import save_png
 from .files import layer_folder, strict_json, write_json
 from .records import INDEX_FORMAT, FinishedUnits, RunSummary, UnitRecord, image_stem, iter_records
+from .storage import AnyPath, Location, location
 
 if TYPE_CHECKING:
     from ..core.renderer import Renderer
@@ -41,7 +40,8 @@ class RunWriter:
     """Writes one run's images, records, grids and index into ``run_dir`` (see the module docstring).
 
     Args:
-        run_dir: the run's folder (made by :func:`new_run_dir`).
+        run_dir: the run's folder (made by :func:`new_run_dir`): local or at an fsspec URL
+            (:mod:`lit_actmax.run.storage`).
         layer: the objective's main layer; images go to ``images/<layer_folder(layer)>/``.
         variants: images per unit (decides the file stems, see :func:`image_stem`).
         objective: the objective's description, stored in every record.
@@ -53,10 +53,10 @@ class RunWriter:
         class_names: the class names of the ``"output"`` layer: records of that layer get ``label``; None: none.
     """
 
-    def __init__(self, run_dir: str | os.PathLike, layer: str, variants: int = 1, objective: str = "",
+    def __init__(self, run_dir: AnyPath, layer: str, variants: int = 1, objective: str = "",
                  base_seed: int = 0, steps: int = 0, rank: int = 0, class_names: Sequence[str] | None = None,
                  targets: Sequence[tuple[str, str]] | None = None) -> None:
-        self.run_dir = Path(run_dir)
+        self.run_dir: Location = location(run_dir, "run_dir")
         self.targets = [(str(a), str(b)) for a, b in targets] if targets else [(layer, objective)]
         self.layer, self.objective = self.targets[0]
         self.variants = int(variants)
@@ -67,7 +67,7 @@ class RunWriter:
             raise ConfigError(f"Two layers of {[layer for layer, _ in self.targets]} would share a folder; rename one.")
 
     @classmethod
-    def of(cls, run_dir: str | os.PathLike, renderer: Renderer, variants: int, steps: int, rank: int = 0) -> RunWriter:
+    def of(cls, run_dir: AnyPath, renderer: Renderer, variants: int, steps: int, rank: int = 0) -> RunWriter:
         """The writer of ``renderer``'s images into ``run_dir``: one folder of records per target layer, records
         describing each target's objective, labels from the backbone's class names."""
         targets = [(renderer.target_layer(t), renderer.describe_target(t)) for t in range(renderer.num_targets)]
@@ -75,26 +75,26 @@ class RunWriter:
                    renderer.backbone_info.class_names, targets=targets)
 
     @property
-    def unit_dir(self) -> Path:
+    def unit_dir(self) -> Location:
         """The folder of the per-unit files (of target 0; :meth:`unit_dir_of` for others)."""
         return self.unit_dir_of(0)
 
-    def unit_dir_of(self, target: int) -> Path:
+    def unit_dir_of(self, target: int) -> Location:
         """``images/<layer of target>/``."""
         return self.run_dir / "images" / layer_folder(self.targets[target][0])
 
-    def unit_path(self, unit: int, variant: int, suffix: str = ".png", target: int = 0) -> Path:
+    def unit_path(self, unit: int, variant: int, suffix: str = ".png", target: int = 0) -> Location:
         """``images/<layer>/unit_00130<suffix>`` (``_v<k>`` per variant when there are several)."""
         return self.unit_dir_of(target) / f"{image_stem(unit, variant, self.variants)}{suffix}"
 
-    def path_of(self, finished: FinishedUnits, i: int, suffix: str = ".png") -> Path:
+    def path_of(self, finished: FinishedUnits, i: int, suffix: str = ".png") -> Location:
         """:meth:`unit_path` of image ``i`` of ``finished``."""
         unit, variant, target = finished.key(i)
         return self.unit_path(unit, variant, suffix, target)
 
-    def relative(self, path: str | os.PathLike) -> str:
+    def relative(self, path: AnyPath) -> str:
         """``path`` relative to the run directory, as stored in records."""
-        return str(Path(path).relative_to(self.run_dir))
+        return str(location(path).relative_to(self.run_dir))
 
     def record(self, finished: FinishedUnits, i: int) -> UnitRecord:
         """The record of image ``i`` of ``finished``."""
@@ -142,7 +142,7 @@ class RunWriter:
                 f"regularizer weights (or check the callbacks that change the final images).")
 
     def write_index(self, summary: RunSummary, wanted: set[tuple[str, int, int]], tile: int = 128,
-                    entries: dict[str, Any] | None = None) -> Path:
+                    entries: dict[str, Any] | None = None) -> Location:
         """Write ``index.json`` from the per-unit records of every rank (only those in ``wanted``, ``(layer, unit,
         variant)`` triples) and one grid PNG per layer; ``entries`` are extra top-level fields (e.g. run metrics)."""
         records = [r for r in iter_records(self.run_dir) if (r["layer"], r["unit"], r["variant"]) in wanted]

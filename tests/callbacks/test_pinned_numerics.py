@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 
 from lit_actmax.callbacks import PinnedNumerics
-from lit_actmax.core.numerics import Numerics, NumericsState
+from lit_actmax.core.numerics import Numerics, NumericsState, auto_threads
 from lit_actmax.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,11 +47,13 @@ def test_a_fit_runs_pinned_and_gives_the_process_back(tiny_module, make_trainer,
     seen = SeeNumerics()
     module = tiny_module(save_outputs=True, out_dir=str(tmp_path / "runs"))
     make_trainer(callbacks=[seen]).fit(module)
-    assert set(seen.seen) == {(2, True)}
+    assert set(seen.seen) == {(auto_threads(), True)}  # "auto": 2 or 4 by the cores of the process
     assert NumericsState.capture() == one_thread
     index = json.loads(next((tmp_path / "runs").rglob("index.json")).read_text())
-    assert index["numerics"]["config"] == {"threads": 2, "deterministic": True, "matmul_precision": "highest"}
-    assert index["numerics"]["effective"]["threads"] == 2 and index["numerics"]["effective"]["deterministic"]
+    assert index["numerics"]["config"] == {"threads": "auto", "deterministic": True, "matmul_precision": "highest"}
+    effective = index["numerics"]["effective"]
+    assert effective["threads"] == auto_threads() and effective["deterministic"]
+    assert effective["cores_available"] >= 1 and "omp_wait_policy" in effective
     assert index["config"]["numerics"] == index["numerics"]["config"]
 
 
@@ -78,7 +80,7 @@ def test_the_module_adds_the_callback_with_its_numerics(tiny_module):
 
 
 def test_bad_numerics_are_refused_before_a_run_folder_exists(tiny_module, tmp_path):
-    with pytest.raises(ConfigError, match=r"^numerics.threads must be a whole number of at least 1 .*, not 0\.$"):
+    with pytest.raises(ConfigError, match=r"^numerics.threads must be a whole number of at least 1, .*, not 0\.$"):
         tiny_module(numerics=Numerics(threads=0), save_outputs=True, out_dir=str(tmp_path / "runs"))
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
@@ -87,12 +89,13 @@ def test_a_resume_with_other_numerics_is_refused(tiny_module, make_trainer, tmp_
     trainer = make_trainer(max_steps=1)
     trainer.fit(tiny_module())
     trainer.save_checkpoint(tmp_path / "a.ckpt")
-    assert torch.load(tmp_path / "a.ckpt", weights_only=True)["hyper_parameters"]["numerics"]["threads"] == 2
-    with pytest.raises(ConfigError, match=r"other settings: numerics \{threads: 2, .*\(now \{threads: 3, "):
+    assert torch.load(tmp_path / "a.ckpt", weights_only=True)["hyper_parameters"]["numerics"]["threads"] == "auto"
+    with pytest.raises(ConfigError, match=r"other settings: numerics \{threads: 'auto', .*\(now \{threads: 3, "):
         make_trainer().fit(tiny_module(numerics=Numerics(threads=3)), ckpt_path=str(tmp_path / "a.ckpt"))
-    with pytest.raises(ConfigError, match=r"other settings: numerics \{threads: 2, .*\(now None\)"):
+    with pytest.raises(ConfigError, match=r"other settings: numerics \{threads: 'auto', .*\(now None\)"):
         make_trainer().fit(tiny_module(numerics=None), ckpt_path=str(tmp_path / "a.ckpt"))
     make_trainer().fit(tiny_module(), ckpt_path=str(tmp_path / "a.ckpt"))  # the same numerics resume
+    make_trainer().fit(tiny_module(numerics=Numerics(threads=4)), ckpt_path=str(tmp_path / "a.ckpt"))  # same images
     assert NumericsState.capture() == one_thread
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,10 +48,15 @@ def pngs(folder: Path) -> dict[str, np.ndarray]:
     return {str(p.relative_to(folder)): np.asarray(Image.open(p)) for p in sorted(folder.glob("images/*/unit_*.png"))}
 
 
+#: The explanation score's embedding in these tests: the tiny backbone at two depths (the default, lite0, is slow).
+TINY_EMBEDDING = ["--embedding", TINY, "--embedding-layers", "features.0", "features.4"]
+
+
 def test_an_atlas_renders_adds_examples_and_writes_the_site_then_continues(tmp_path, capsys):
     photos = image_folder(tmp_path)
     first = {"features.2": "0-3", "output": "0-2"}
-    assert main(["atlas", "--config", str(atlas_config(tmp_path, first)), "--images", str(photos), "--k", "2"]) == 0
+    assert main(["atlas", "--config", str(atlas_config(tmp_path, first)), "--images", str(photos), "--k", "2",
+                 *TINY_EMBEDDING]) == 0
     run = default_atlas_dir(str(tmp_path / "runs"), "tour", TINY)
     assert run == tmp_path / "runs" / "tour" / "atlas"
     index = json.loads((run / "index.json").read_text())
@@ -64,18 +70,66 @@ def test_an_atlas_renders_adds_examples_and_writes_the_site_then_continues(tmp_p
     assert (run / "site" / "units" / "features.2" / "unit_00003.html").is_file()
     out = capsys.readouterr().out
     assert "Dataset examples: 2 layer(s) added" in out and "Atlas site:" in out
+    # every unit's explanation score: recorded beside its layer's examples (bottom lists kept: the weak queries),
+    # reported per layer, shown on its unit page, its layer page's cards sort by it, the model page's rows too
+    assert re.search(r"Explanation scores \(.*\): features\.2 \d\.\d\d \(\d\.\d\d\), output \d\.\d\d", out)
+    for layer, units in (("features.2", 4), ("output", 3)):
+        scores = json.loads((run / "examples" / layer / "explanation_scores.json").read_text())
+        assert scores["embedding"] == f"{TINY} features.0+features.4, mean over positions, 32 px"
+        assert len(scores["units"]) == units
+        assert all(0 <= u["picture"] <= 1 and 0 <= u["examples"] <= 1 and u["pairs"] == 1 * 2
+                   for u in scores["units"].values())
+        examples = json.loads((run / "examples" / layer / "examples.json").read_text())
+        assert all(len(e["bottom"]) == 2 for e in examples["units"].values())
+    unit_score = scores["units"]["2"]["picture"]  # output's unit 2
+    page = (run / "site" / "units" / "output" / "unit_00002.html").read_text()
+    assert re.search(rf'class="score"[^>]*>explanation score <b>{unit_score:.2f} \(examples \d', page)
+    layer_page = (run / "site" / "layers" / "output.html").read_text()
+    assert f'data-score="{unit_score:.6g}"' in layer_page and "sortCards('score',-1)" in layer_page
+    model_page = (run / "site" / "index.html").read_text()
+    assert "<th>explanation score</th>" in model_page and '<tbody class="sortable">' in model_page
+    assert f'data-score="{scores["picture"]:.6g}"' in model_page
     before = {p: p.stat().st_mtime_ns for p in run.glob("images/*/unit_*.png")}
     examples_before = (run / "examples" / "features.2" / "examples.json").stat().st_mtime_ns
 
     # one more layer: only it is rendered, only its examples are found
     more = {**first, "features.0": "0-1"}
-    assert main(["atlas", "--config", str(atlas_config(tmp_path, more)), "--images", str(photos), "--k", "2"]) == 0
+    scored = (run / "examples" / "features.2" / "explanation_scores.json").stat().st_mtime_ns
+    assert main(["atlas", "--config", str(atlas_config(tmp_path, more)), "--images", str(photos), "--k", "2",
+                 *TINY_EMBEDDING]) == 0
+    assert (run / "examples" / "features.2" / "explanation_scores.json").stat().st_mtime_ns == scored  # current
+    assert (run / "examples" / "features.0" / "explanation_scores.json").is_file()
     assert {p: p.stat().st_mtime_ns for p in before} == before
     assert sorted(p.name for p in (run / "images" / "features.0").glob("*.png")) == ["unit_00000.png", "unit_00001.png"]
     assert (run / "examples" / "features.2" / "examples.json").stat().st_mtime_ns == examples_before
     assert "Dataset examples: 1 layer(s) added (features.0)" in capsys.readouterr().out
     assert (run / "site" / "layers" / "features.0.html").is_file()
     assert len(json.loads((run / "index.json").read_text())["units"]) == 9
+
+
+def test_an_atlas_at_a_memory_url_continues_and_writes_its_site_there(tmp_path):
+    from lit_actmax.run.storage import location
+
+    out_dir = f"memory://atlas-test/{tmp_path.name}"
+    configs = []
+    for units in ({"features.2": "0-1"}, {"features.2": "0-1", "output": "0-1"}):
+        path = atlas_config(tmp_path, units)
+        config = yaml.safe_load(path.read_text())
+        config["model"]["out_dir"] = out_dir
+        path.write_text(yaml.safe_dump(config))
+        configs.append(str(path))
+    assert main(["atlas", "--config", configs[0]]) == 0
+    run = default_atlas_dir(out_dir, "tour", TINY)
+    assert str(run) == f"memory:///atlas-test/{tmp_path.name}/tour/atlas"
+    before = {p.path: run.fs.info(p.path)["created"] for p in run.glob("images/*/unit_*.png")}
+    assert len(before) == 2 and (run / "site" / "units" / "features.2" / "unit_00001.html").is_file()
+    assert main(["atlas", "--config", configs[1]]) == 0  # only the output layer is rendered
+    assert {path: run.fs.info(path)["created"] for path in before} == before
+    assert sorted(p.name for p in location(str(run / "images" / "output")).glob("*.png")) == [
+        "unit_00000.png", "unit_00001.png"]
+    assert len(json.loads((run / "index.json").read_text())["units"]) == 4
+    assert (run / "site" / "layers" / "output.html").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["atlas_1.yaml", "atlas_2.yaml"]  # nothing local
 
 
 def test_an_atlas_refuses_a_checkpoint_and_a_missing_image_folder(tmp_path):
@@ -85,6 +139,16 @@ def test_an_atlas_refuses_a_checkpoint_and_a_missing_image_folder(tmp_path):
 
         atlas_command(["--config", config, "--ckpt_path", "last.ckpt"])
     assert main(["atlas", "--config", config, "--images", str(tmp_path / "nowhere")]) == 2
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_atlas_refuses_an_explanation_score_it_cannot_compute_before_rendering(tmp_path, capsys):
+    config, photos = str(atlas_config(tmp_path, {"features.2": "0-1"})), str(image_folder(tmp_path))
+    for extra, sentence in ((["--k", "1", *TINY_EMBEDDING], "needs at least 2 dataset examples per unit"),
+                            (["--embedding", TINY], "Name the layers of the embedding backbone"),
+                            (["--embedding", TINY, "--embedding-layers", "nowhere"], "nowhere")):
+        assert main(["atlas", "--config", config, "--images", photos, *extra]) == 2
+        assert sentence in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
 
 

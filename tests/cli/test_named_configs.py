@@ -48,3 +48,16 @@ def test_a_wrong_name_exits_2_before_lightning_loads(capsys):
     assert main(["fit", "--config", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("lit-actmax: error: --config 'nope' does not exist as a file") and err.count("\n") == 1
+
+
+def test_the_accentuation_config_finds_its_image_from_any_folder(tmp_path, monkeypatch):
+    """Its init_image, configs/images/chelsea_160.jpg, is relative: it resolves to the package's file in any folder."""
+    from lit_actmax.cli.lightning_cli import ActMaxCLI
+
+    monkeypatch.chdir(tmp_path)
+    args = resolve_config_args(["--config", "experiments/accentuate_lite0", "--model.backbone",
+                                "lit_actmax.testing:tiny_backbone", "--model.units", "[1]", "--model.size", "32",
+                                "--model.out_dir", str(tmp_path / "runs")])
+    module = ActMaxCLI(args=args, run=False).model  # the renderer loads init_image: a missing file would refuse
+    assert module.renderer.init_image == "configs/images/chelsea_160.jpg"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -17,7 +17,9 @@ from PIL import Image
 
 from lit_actmax import ConfigError
 from lit_actmax.image.io import (
+    PACKAGE_DIR,
     encode_image,
+    image_file,
     list_images,
     load_image,
     open_image,
@@ -177,3 +179,16 @@ def test_save_png_takes_rgba_tensors_arrays_and_pil_images(tmp_path):
         assert png.mode == "L" and np.array_equal(np.asarray(png), gray)
     with Image.open(tmp_path / "pil.png") as png:
         assert png.getpixel((1, 1)) == (10, 20, 30)
+
+
+def test_a_shipped_image_is_read_from_the_package_in_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not the repository: as an installed wheel runs
+    shipped = image_file("configs/images/chelsea_160.jpg")
+    assert shipped == PACKAGE_DIR / "configs" / "images" / "chelsea_160.jpg" and shipped.is_file()
+    assert load_image("configs/images/chelsea_160.jpg", 8).shape == (1, 3, 8, 8)
+    mine = tmp_path / "configs" / "images" / "chelsea_160.jpg"  # a file of the working folder wins
+    mine.parent.mkdir(parents=True)
+    save_png(mine, torch.zeros(3, 4, 4))
+    assert image_file("configs/images/chelsea_160.jpg") == Path("configs/images/chelsea_160.jpg")
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_image("configs/images/no_such.jpg", 8)

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from lit_actmax.image.stats import (
     border_contrast_ratio,
     border_ratio,
+    clipped_share,
     high_frequency_share,
     luminance,
     total_variation_per_pixel,
@@ -55,6 +56,15 @@ def test_smooth_images_have_almost_no_high_frequencies_even_across_the_edge_and_
     blurred = F.avg_pool2d(noise(2), 8, stride=1, padding=4)
     assert (high_frequency_share(blurred) < 0.02).all()
     assert high_frequency_share(gradient()[0]).shape == (1,)
+
+
+def test_clipped_share_counts_the_values_at_the_ends_of_the_range():
+    image = torch.full((2, 3, 4, 4), 0.5)
+    image[0, 0, 0, :2] = 0.0  # 2 of 48 values at 0
+    image[0, 1, 1, 0] = 1.0  # one at 1
+    image[0, 2, 2, 0] = 1.5 / 255  # inside the range
+    assert clipped_share(image).tolist() == pytest.approx([3 / 48, 0.0])
+    assert clipped_share(image[0]).shape == (1,)
 
 
 def test_total_variation_per_pixel_is_the_sum_over_both_axes():

@@ -47,7 +47,7 @@ def test_hparams_yaml_is_safe_loadable_and_load_from_checkpoint_renders_the_same
     trainer.fit(module)
     hparams = yaml.safe_load(next((tmp_path / "logs").rglob("hparams.yaml")).read_text())
     assert hparams["objective"]["class_path"] == "lit_actmax.objectives.base.Sum"
-    assert hparams["numerics"] == {"threads": 2, "deterministic": True, "matmul_precision": "highest"}
+    assert hparams["numerics"] == {"threads": "auto", "deterministic": True, "matmul_precision": "highest"}
     assert hparams["param"] == {"class_path": "lit_actmax.params.fourier.Fourier", "init_args": hparams["param"]["init_args"]}
     assert hparams["param"]["init_args"]["decay_power"] == 1.5
     assert hparams["_instantiator"].endswith(".cli.instantiate_module")

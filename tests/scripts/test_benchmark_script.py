@@ -170,3 +170,18 @@ def test_merge_copies_named_blocks(tmp_path, benchmark):
     assert benchmark.block_name(benchmark.parse_args(["--table", "lite0-atlas", "--smoke"])) == "lite0-atlas-smoke"
     assert benchmark.block_name(benchmark.parse_args(["--table", "whole-layer", "--device", "cpu"])) == "whole-layer"
     assert benchmark.block_name(benchmark.parse_args([])) == "standard"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("table, rows", [("floor", 2), ("busy-cpu", 2)])
+def test_cpu_tables_print_their_ratios(benchmark, capsys, table, rows):
+    """Issue 27's CPU tables on the tiny backbone: the floor ratio (bare / default) and each wait policy's busy / idle
+    ratio, from positive medians (the numbers mean nothing here: the code path only)."""
+    assert benchmark.main(["--table", table, "--smoke", "--backbone", "lit_actmax.testing:tiny_backbone",
+                           "--batch", "2", "--device", "cpu"]) == 0
+    text = capsys.readouterr().out
+    table_rows = markdown_rows(text)
+    assert len(table_rows) == rows and all(float(cell.rstrip("x")) > 0 for row in table_rows
+                                           for cell in list(row.values())[1:]), text
+    assert re.search(r"Floor ratio \(bare / default\): \*\*\d+\.\d\d\*\*" if table == "floor"
+                     else r"Passive waiting's idle cost: \*\*\d+\.\d\d", text), text
