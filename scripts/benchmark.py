@@ -799,14 +799,20 @@ def floor_table(args: argparse.Namespace, device: torch.device) -> str:
 #: The competing process of ``busy-cpu``: float32 matmuls on every core until it is stopped.
 BUSY_LOOP = ("import os, torch; torch.set_num_threads(os.cpu_count() or 1); a = torch.rand(512, 512)\n"
              "while True: a = (a @ a).clamp_(0, 1)")
-#: The wait policies ``busy-cpu`` compares: OpenMP's default (the variable unset) and passive.
-WAIT_POLICIES = {"spin (OpenMP default)": None, "OMP_WAIT_POLICY=PASSIVE": "PASSIVE"}
+#: The wait policies ``busy-cpu`` compares, as the variables each sets: OpenMP's default (spinning), passive, and
+#: libgomp's shorter spins before sleeping (torch's Linux wheels use GNU OpenMP).
+WAIT_POLICIES: dict[str, dict[str, str]] = {
+    "spin (OpenMP default)": {}, "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "GOMP_SPINCOUNT=10000": {"GOMP_SPINCOUNT": "10000"}, "GOMP_SPINCOUNT=100000": {"GOMP_SPINCOUNT": "100000"},
+}
+WAIT_VARIABLES = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT")
 
 
-def child_step_times(args: argparse.Namespace, policy: str | None, busy: bool) -> list[float]:
-    """The default step's seconds in a fresh process with ``policy`` (None: unset) beside ``BUSY_LOOP`` if ``busy``."""
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
-    env.update({"OMP_WAIT_POLICY": policy} if policy else {})
+def child_step_times(args: argparse.Namespace, policy: dict[str, str], busy: bool) -> list[float]:
+    """The default step's seconds in a fresh process with the variables ``policy`` sets (none of the user's wait
+    variables kept) beside ``BUSY_LOOP`` if ``busy``."""
+    env = {k: v for k, v in os.environ.items() if k not in WAIT_VARIABLES}
+    env.update(policy)
     steps, warmup = (2, 1) if args.smoke else (args.steps, args.warmup)
     command = [sys.executable, __file__, "--child-step-times", "--backbone", args.backbone, "--size", str(args.size),
                "--batch", str(args.batch), "--steps", str(steps), "--warmup", str(warmup)]
@@ -829,7 +835,7 @@ def busy_cpu_table(args: argparse.Namespace, device: torch.device) -> str:
     ms = {key: 1000 * statistics.median(seconds) / args.batch for key, seconds in times.items()}
     rows = [[name, f"{ms[name, False]:.1f}", f"{ms[name, True]:.1f}", f"{ms[name, True] / ms[name, False]:.2f}x"]
             for name in WAIT_POLICIES]
-    spin, passive = WAIT_POLICIES
+    spin, passive, *_ = WAIT_POLICIES
     return (f"### A busy CPU: the default step beside a process on every core ({args.backbone}, {args.size} px, "
             f"batch {args.batch})\n\n"
             + table(["wait policy", "idle ms per unit-step", "busy ms per unit-step", "busy / idle"], rows)
