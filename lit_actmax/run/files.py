@@ -34,15 +34,19 @@ def safe_name(text: str) -> str:
     return cleaned or "_"
 
 
+#: A layer name that is its own folder: ``A-Za-z0-9_.=-``, not hidden or an option (no leading ``.`` or ``-``), no trailing ``.``.
+FOLDER_SAFE_LAYER = re.compile(r"[A-Za-z0-9_=](?:[A-Za-z0-9_.=-]*[A-Za-z0-9_=-])?")
+
+
 def layer_folder(layer: str) -> str:
     """The file name of a layer's folder (``images/<it>/``, ``grids/<it>.png``, ``examples/<it>/``, the site's pages):
-    the layer's own name where it is already file-system safe (``features.2``), else :func:`safe_name` of it and a
-    digest of the name after a ``~`` (``blocks.0#1`` -> ``blocks.0_1~5c2f0b7a91``). A safe name holds no ``~``, so two
-    different layers never share a folder (``a#0`` and ``a_0``, or ``a/b`` and ``a_b``, would under ``safe_name``)."""
-    safe = safe_name(layer)
-    if safe == layer:
-        return safe
-    return f"{safe}~{hashlib.sha1(layer.encode('utf-8')).hexdigest()[:10]}"
+    the layer's own name where it is already file-system safe (``features.2``, ``_blocks.8``), else :func:`safe_name`
+    of it and a digest of the name after a ``~`` (``blocks.0#1`` -> ``blocks.0_1~5c2f0b7a91``). A safe name holds no
+    ``~``, so two different layers never share a folder (``a#0`` and ``a_0``, or ``_x`` and ``x``, would under
+    ``safe_name``)."""
+    if FOLDER_SAFE_LAYER.fullmatch(layer):
+        return layer
+    return f"{safe_name(layer)}~{hashlib.sha1(layer.encode('utf-8')).hexdigest()[:10]}"
 
 
 def remove_partial_writes(folder: AnyPath) -> list[Location]:

@@ -225,5 +225,5 @@ def test_the_readme_python_example_runs_without_a_warning(tmp_path):
     for noise in ("Warning", "warn", "Tip", "Seed set", "max_epochs"):
         assert noise not in output, (noise, output[-3000:])
     run = Path("actmax_runs") / "lite0" / "version_0"
-    assert f"Rendered 2 units into {run}: images/blocks.8/, grids/blocks.8.png, index.json" in result.stderr
+    assert f"Rendered 2 units into {run}: images/_blocks.8/, grids/_blocks.8.png, index.json" in result.stderr
     assert "units 2/2 [group 1/1] step 2/2: 100%" in result.stdout

@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -40,8 +41,11 @@ def test_layers_whose_names_sanitize_alike_never_share_a_folder():
     folders = [layer_folder(layer) for layer in layers]
     assert len(set(folders)) == len(layers)
     assert layer_folder("features.2") == "features.2" and layer_folder("a_0") == "a_0"  # safe names stay as they are
+    assert layer_folder("_blocks.8") == "_blocks.8" and layer_folder("_x") == "_x"  # lite0's, timm's private-looking names
+    assert layer_folder(".x").startswith("x~") and layer_folder("x.").startswith("x~") and layer_folder("..") != ".."
     assert layer_folder("a#0").startswith("a_0~") and all(safe_name(f) == f for f in ("a_0", "x", "n_code"))
-    assert all(safe_name(f.split("~")[0]) == f.split("~")[0] and "/" not in f for f in folders)
+    assert all(re.fullmatch(r"[A-Za-z0-9_=][A-Za-z0-9_.=-]*(~[0-9a-f]{10})?", f) and not f.split("~")[0].endswith(".")
+               for f in folders)
 
 
 def test_remove_partial_writes_removes_only_the_temporary_files_of_atomic_writes(tmp_path):
