@@ -209,10 +209,10 @@ class NumericsState:
 
 def current_numerics() -> dict[str, Any]:
     """What is in effect in this process, with the torch build and the CPU instruction set its kernels use (both
-    decide results too), the cores it may use and OpenMP's wait policy and thread variable (see
-    :mod:`lit_actmax.wait_policy`; None: unset), as JSON values."""
+    decide results too), the cores it may use and OpenMP's wait policy (see :mod:`lit_actmax.wait_policy`; None:
+    unset), as JSON values. Not ``OMP_NUM_THREADS``: launchers set it differently (torchrun, Lightning's ``cores / N``)
+    for the same images, and the thread count in effect is ``threads``."""
     state = asdict(NumericsState.capture())
     state.pop("deterministic_warn_only")
     return {**state, "torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "cores_available": available_cores(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
+            "cores_available": available_cores(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
