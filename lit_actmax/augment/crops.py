@@ -158,6 +158,5 @@ class RandomCrop(Scheduled):
 
     def forward(self, images: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
         side = self.side(min(images.shape[-2:]))
-        if self.overhang and side > 1:  # side <= the image side, so side // 2 is within what reflect padding takes
-            images = F.pad(images, [side // 2] * 4, mode="reflect")
-        return random_crops(images, generators, side, side)
+        # side <= the image side, so side // 2 is within what reflect padding takes
+        return random_crops(images, generators, side, side, reflect=side // 2 if self.overhang and side > 1 else 0)

@@ -47,17 +47,58 @@ class Jitter(Transform):
         return random_crops(images, generators, h - self.d, w - self.d)
 
 
-def random_crops(images: torch.Tensor, generators: Sequence[torch.Generator], height: int, width: int) -> torch.Tensor:
-    """(B, C, H, W) -> (B, C, height, width): image ``b``'s window at an offset drawn uniformly from
-    ``generators[b]`` (rows first, then columns), pixels as they are (no resampling)."""
-    b, _, h, w = images.shape
-    oy = torch.tensor([int(torch.randint(h - height + 1, (), generator=g)) for g in generators])
-    ox = torch.tensor([int(torch.randint(w - width + 1, (), generator=g)) for g in generators])
-    rows = (oy.view(-1, 1) + torch.arange(height).view(1, -1)).to(images.device)  # (B, height)
-    cols = (ox.view(-1, 1) + torch.arange(width).view(1, -1)).to(images.device)  # (B, width)
-    batch = torch.arange(b, device=images.device).view(-1, 1, 1)
-    out = images.permute(0, 2, 3, 1)[batch, rows.unsqueeze(-1), cols.unsqueeze(1)]  # (B, height, width, C)
-    return out.permute(0, 3, 1, 2)
+def random_crops(images: torch.Tensor, generators: Sequence[torch.Generator], height: int, width: int,
+                 reflect: int = 0) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, height, width), channels-last: image ``b``'s window at an offset drawn uniformly from
+    ``generators[b]`` (rows first, then columns), pixels as they are (no resampling).
+
+    ``reflect``: the windows are taken from the images mirrored ``reflect`` pixels past every edge (as after
+    ``F.pad(images, [reflect] * 4, mode="reflect")``, so ``reflect < min(H, W)``), but only each window's own part
+    is mirrored, never the whole image.
+
+    Each window is a slice of its image, so the backward pass places each gradient where its pixel came from; a
+    gather (advanced indexing) would scatter it back with ``index_put``, whose deterministic kernel sorts every
+    index (a tenth of the default step on a CPU). The output is channels-last, the layout the backbone has always
+    been given here (convolution kernels choose their code path by layout too)."""
+    _, _, h, w = images.shape
+    windows = []
+    for image, generator in zip(images.unbind(0), generators):
+        top = int(torch.randint(h + 2 * reflect - height + 1, (), generator=generator)) - reflect
+        left = int(torch.randint(w + 2 * reflect - width + 1, (), generator=generator)) - reflect
+        windows.append(mirrored_window(image, top, left, height, width))
+    return torch.stack(windows).contiguous(memory_format=torch.channels_last)
+
+
+def mirrored_window(image: torch.Tensor, top: int, left: int, height: int, width: int) -> torch.Tensor:
+    """(C, H, W) -> (C, height, width): the window at (``top``, ``left``) of the image mirrored about its edges (a
+    negative offset or one that ends past the edge reaches into the mirror image, less than a side away). The
+    mirrored part is made by ``reflection_pad2d`` on the smallest region of the image that holds the window and the
+    pixels its mirror shows, so values and gradient sums are those of padding the whole image."""
+    _, h, w = image.shape
+    rows, pad_rows = mirrored_span(top, height, h)
+    cols, pad_cols = mirrored_span(left, width, w)
+    region = image[:, rows[0]:rows[1], cols[0]:cols[1]]
+    if not any(pad_rows + pad_cols):
+        return region
+    padded = F.pad(region.unsqueeze(0), [*pad_cols, *pad_rows], mode="reflect")[0]
+    start_row, start_col = top - rows[0] + pad_rows[0], left - cols[0] + pad_cols[0]
+    return padded[:, start_row:start_row + height, start_col:start_col + width]
+
+
+def mirrored_span(start: int, length: int, side: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The span ``[start, start + length)`` of an axis of ``side`` pixels mirrored about its ends: the part of the
+    axis to take (``(low, high)``, with the pixels the mirror shows) and the reflect padding it needs (before,
+    after)."""
+    end = start + length
+    before, after = max(0, -start), max(0, end - side)
+    if before >= side or after >= side:
+        raise ValueError(f"a window [{start}, {end}) reaches a side or more past an axis of {side} pixels")
+    low, high = max(0, start), min(side, end)
+    if before:  # the mirror of rows -1..-before is rows 1..before
+        high = max(high, before + 1)
+    if after:  # the mirror of rows side..side+after-1 is rows side-2..side-1-after
+        low = min(low, side - 1 - after)
+    return (low, high), (before, after)
 
 
 class RandomAffine(Transform):
@@ -94,8 +135,9 @@ class RandomAffine(Transform):
         if moving.numel() == images.shape[0]:
             return warp(images, affine_matrices(shift, angle, scale), border=self.border, fill=self.fill)
         rows = moving.to(images.device)
-        moved = warp(images[rows], affine_matrices(shift[moving], angle[moving], scale[moving]), border=self.border,
-                     fill=self.fill)
+        # index_select, not images[rows]: its backward adds rows back, a gather's sorts every index (deterministic)
+        moved = warp(images.index_select(0, rows), affine_matrices(shift[moving], angle[moving], scale[moving]),
+                     border=self.border, fill=self.fill)
         return images.index_copy(0, rows, moved)
 
 

@@ -12,7 +12,10 @@ last bits of one step and, through the chain, the picture. Four process-wide set
   (:data:`REPRODUCIBLE_THREADS`). Lightning gives each of N processes ``cores / N`` threads, so the count is pinned:
   ``"auto"`` is the largest reproducible count the process's share of cores allows (:func:`auto_threads`);
 - deterministic algorithms (``torch.use_deterministic_algorithms``, cuDNN ``deterministic`` and no
-  ``benchmark``, which times kernels and may pick another one per run);
+  ``benchmark``, which times kernels and may pick another one per run), without torch's debugging fill of every new
+  tensor with NaN (``torch.utils.deterministic.fill_uninitialized_memory``, which deterministic mode turns on: it
+  cost a quarter of the default step on a CPU, and no kernel of a step reads memory it did not write, so the images
+  are the same with and without it);
 - float32 matmul/convolution precision: TF32 on NVIDIA GPUs (cuDNN allows it for convolutions by default);
 - ``CUBLAS_WORKSPACE_CONFIG``, which deterministic cuBLAS needs (read when cuBLAS starts: pin before the first
   GPU matmul).
@@ -64,7 +67,8 @@ class Numerics:
             on the machine's or the process count's cores; 1 thread is another code path.
         deterministic: ``torch.use_deterministic_algorithms(True, warn_only=True)`` (an operation without a
             deterministic kernel warns instead of failing), cuDNN ``deterministic=True, benchmark=False``, and
-            ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` when the environment has none.
+            ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` when the environment has none; torch's NaN fill of new tensors
+            (``torch.utils.deterministic.fill_uninitialized_memory``) is turned off.
         matmul_precision: ``torch.set_float32_matmul_precision``; ``"highest"`` also turns TF32 off for cuBLAS
             matmuls and cuDNN convolutions, ``"high"``/``"medium"`` turn it on.
     """
@@ -108,6 +112,7 @@ class Numerics:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
+            torch.utils.deterministic.fill_uninitialized_memory = False
         if self.matmul_precision is not None:
             torch.set_float32_matmul_precision(self.matmul_precision)
             torch.backends.cudnn.allow_tf32 = self.matmul_precision != "highest"  # the precision covers matmuls
@@ -170,6 +175,7 @@ class NumericsState:
     deterministic_warn_only: bool
     cudnn_deterministic: bool
     cudnn_benchmark: bool
+    fill_uninitialized_memory: bool
     matmul_precision: str
     cuda_matmul_allow_tf32: bool
     cudnn_allow_tf32: bool
@@ -184,6 +190,7 @@ class NumericsState:
             deterministic_warn_only=torch.is_deterministic_algorithms_warn_only_enabled(),
             cudnn_deterministic=bool(torch.backends.cudnn.deterministic),
             cudnn_benchmark=bool(torch.backends.cudnn.benchmark),
+            fill_uninitialized_memory=bool(torch.utils.deterministic.fill_uninitialized_memory),
             matmul_precision=torch.get_float32_matmul_precision(),
             cuda_matmul_allow_tf32=bool(torch.backends.cuda.matmul.allow_tf32),
             cudnn_allow_tf32=bool(torch.backends.cudnn.allow_tf32),
@@ -197,6 +204,7 @@ class NumericsState:
         torch.use_deterministic_algorithms(self.deterministic, warn_only=self.deterministic_warn_only)
         torch.backends.cudnn.deterministic = self.cudnn_deterministic
         torch.backends.cudnn.benchmark = self.cudnn_benchmark
+        torch.utils.deterministic.fill_uninitialized_memory = self.fill_uninitialized_memory
         # the precision also sets cuBLAS TF32; mixing it with the legacy cuda.matmul.allow_tf32 setter makes
         # torch (2.9+) refuse to read the precision afterwards, so that flag is only read, never set
         torch.set_float32_matmul_precision(self.matmul_precision)

@@ -3,7 +3,10 @@
 import pytest
 import torch
 
-from lit_actmax.augment import Compose, Jitter, Pad, RandomAffine, RandomRotate, RandomScale
+import torch.nn.functional as F
+
+from lit_actmax.augment import Compose, Jitter, Pad, RandomAffine, RandomRotate, RandomScale, random_crops
+from lit_actmax.augment.geometry import mirrored_window
 from lit_actmax.errors import ConfigError
 
 
@@ -22,6 +25,35 @@ def test_jitter_is_a_crop_at_a_per_image_offset(gens):
         v = int(out[b, 0, 0, 0])
         oy, ox = divmod(v, 4)
         assert torch.equal(out[b], x[b, :, oy:oy + 2, ox:ox + 2])
+
+
+@pytest.mark.parametrize("side", [6, 7, 12])
+def test_a_mirrored_window_equals_padding_the_whole_image_then_cropping_values_and_gradients_bit_for_bit(side):
+    """Every offset of a ``side`` window over a 12 x 13 image mirrored by ``side // 2``: the window and the gradient
+    it sends back are exactly those of ``F.pad(reflect)`` on the whole image followed by a slice."""
+    torch.manual_seed(0)
+    image = torch.rand(3, 12, 13, dtype=torch.float32)
+    upstream = torch.rand(3, side, side)
+    reflect = side // 2
+    for top in range(-reflect, 12 + reflect - side + 1):
+        for left in range(-reflect, 13 + reflect - side + 1):
+            ours = image.clone().requires_grad_(True)
+            window = mirrored_window(ours, top, left, side, side)
+            (window * upstream).sum().backward()
+            theirs = image.clone().requires_grad_(True)
+            padded = F.pad(theirs.unsqueeze(0), [reflect] * 4, mode="reflect")[0]
+            expected = padded[:, top + reflect:top + reflect + side, left + reflect:left + reflect + side]
+            (expected * upstream).sum().backward()
+            assert torch.equal(window, expected) and torch.equal(ours.grad, theirs.grad), (top, left)
+
+
+def test_random_crops_draw_each_offset_from_the_images_own_generator_and_give_channels_last(gens):
+    x = torch.rand(3, 3, 20, 20)
+    together = random_crops(x, gens([4, 5, 6]), 10, 10, reflect=5)
+    alone = random_crops(x[1:2], gens([5]), 10, 10, reflect=5)
+    assert torch.equal(together[1], alone[0]) and together.is_contiguous(memory_format=torch.channels_last)
+    with pytest.raises(ValueError, match="a side or more past"):
+        mirrored_window(x[0], -20, 0, 10, 10)
 
 
 def test_affine_keeps_size_and_is_differentiable(gens):

@@ -42,6 +42,7 @@ def test_apply_pins_every_setting_and_restore_gives_them_back(clean_process, mon
     torch.set_num_threads(1)
     torch.set_float32_matmul_precision("medium")
     torch.backends.cudnn.benchmark = True
+    torch.utils.deterministic.fill_uninitialized_memory = True
     before = NumericsState.capture()
     state = PINNED.apply()
     assert state == before
@@ -50,6 +51,7 @@ def test_apply_pins_every_setting_and_restore_gives_them_back(clean_process, mon
     assert not now["cudnn_benchmark"] and not now["cudnn_allow_tf32"] and not now["cuda_matmul_allow_tf32"]
     assert now["matmul_precision"] == "highest" and os.environ["CUBLAS_WORKSPACE_CONFIG"] == CUBLAS_WORKSPACE
     assert torch.is_deterministic_algorithms_warn_only_enabled()  # an op without a deterministic kernel only warns
+    assert now["fill_uninitialized_memory"] is False  # deterministic mode's NaN fill of every new tensor is off
     state.restore()
     assert NumericsState.capture() == before and "CUBLAS_WORKSPACE_CONFIG" not in os.environ
 
