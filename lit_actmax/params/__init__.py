@@ -17,8 +17,10 @@ The package: :mod:`.base` (the contract, squashing, colour decorrelation), :mod:
 
 from .base import (
     COLOR_CORRELATION_SVD_SQRT,
+    ChannelMix,
     ImageParam,
     decorrelated_to_rgb,
+    mix_channels,
     per_image_draws,
     rgb_to_decorrelated,
     squash,
@@ -36,6 +38,8 @@ __all__ = [
     "COLOR_CORRELATION_SVD_SQRT",
     "decorrelated_to_rgb",
     "rgb_to_decorrelated",
+    "mix_channels",
+    "ChannelMix",
     "squash",
     "unsquash",
     "per_image_draws",

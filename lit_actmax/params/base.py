@@ -4,7 +4,7 @@ into [0, 1] and back, Lucid's colour decorrelation, image sizes, and per-image r
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +17,8 @@ __all__ = [
     "ImageParam",
     "COLOR_CORRELATION_SVD_SQRT",
     "decorrelated_to_rgb",
+    "mix_channels",
+    "ChannelMix",
     "rgb_to_decorrelated",
     "squash",
     "unsquash",
@@ -29,14 +31,53 @@ COLOR_CORRELATION_SVD_SQRT = torch.tensor(
 )
 
 
+def mix_channels(t: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W), (D, C) -> (N, D, H, W): ``out[:, d] = sum_c matrix[d, c] * t[:, c]``, as element-wise products and
+    sums in a fixed order, each rounded once; the gradient to ``t`` is the same mix by the transposed matrix.
+
+    Not a matmul: a BLAS picks its kernel by the batch's size (MKL's AVX2 path gave a lone image other bits than the
+    same image in a batch, in the backward pass too); element-wise products and sums give every image the same bits
+    in any batch, on any instruction set."""
+    return ChannelMix.apply(t, matrix.to(device=t.device, dtype=t.dtype))
+
+
+def _mixed(t: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """:func:`mix_channels`'s arithmetic, outside autograd."""
+    rows = []
+    for d in range(matrix.shape[0]):
+        row = t[:, 0] * matrix[d, 0]
+        for c in range(1, matrix.shape[1]):
+            row = row + t[:, c] * matrix[d, c]
+        rows.append(row)
+    return torch.stack(rows, 1)
+
+
+class ChannelMix(torch.autograd.Function):
+    """:func:`mix_channels` with a backward pass of one mix (autograd of the element-wise form would build a
+    full-size zero tensor for each of the C x D channel reads)."""
+
+    @staticmethod
+    def forward(ctx: Any, t: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(t if matrix.requires_grad else None, matrix)
+        return _mixed(t, matrix)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        t, matrix = ctx.saved_tensors
+        grad_t = _mixed(grad, matrix.t()) if ctx.needs_input_grad[0] else None
+        grad_matrix = torch.einsum("ndhw,nchw->dc", grad, t) if ctx.needs_input_grad[1] else None
+        return grad_t, grad_matrix
+
+
 def decorrelated_to_rgb(t: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) in decorrelated colour space -> correlated RGB (before the squashing)."""
-    return torch.einsum("nchw,dc->ndhw", t, matrix.to(t.dtype))
+    """(N, 3, H, W) in decorrelated colour space -> correlated RGB (before the squashing); per image, the same bits
+    in any batch (:func:`mix_channels`)."""
+    return mix_channels(t, matrix)
 
 
 def rgb_to_decorrelated(t: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`decorrelated_to_rgb`."""
-    return torch.einsum("nchw,dc->ndhw", t, torch.linalg.inv(matrix.double()).to(t.dtype))
+    return mix_channels(t, torch.linalg.inv(matrix.double()))
 
 
 _EPS = 1e-4

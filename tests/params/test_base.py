@@ -1,11 +1,19 @@
-"""The parameterization contract, for every parameterization: seeded RGB images in [0, 1], set_image, resize."""
+"""The parameterization contract, for every parameterization: seeded RGB images in [0, 1], set_image, resize; the
+colour mixing they share."""
 
 import pytest
 import torch
 
 import lit_actmax.params as params
 from lit_actmax.core.seeding import unit_generator
-from lit_actmax.params import Fourier, Pixel, per_image_draws
+from lit_actmax.params import (
+    COLOR_CORRELATION_SVD_SQRT,
+    Fourier,
+    Pixel,
+    decorrelated_to_rgb,
+    per_image_draws,
+    rgb_to_decorrelated,
+)
 
 
 def gens(*units):
@@ -63,3 +71,19 @@ def test_the_package_names_every_public_name_of_its_modules():
     assert names == set(params.__all__) and len(params.__all__) == len(names)
     for module in modules:
         assert all(getattr(params, n) is getattr(module, n) for n in module.__all__), module
+
+
+def test_colour_mixing_is_the_matrix_product_and_gives_an_image_the_same_bits_in_any_batch():
+    torch.manual_seed(0)
+    matrix = COLOR_CORRELATION_SVD_SQRT
+    batch = torch.randn(5, 3, 24, 24, requires_grad=True)
+    mixed = decorrelated_to_rgb(batch, matrix)
+    torch.testing.assert_close(mixed, torch.einsum("nchw,dc->ndhw", batch, matrix))
+    torch.testing.assert_close(rgb_to_decorrelated(mixed, matrix), batch)
+    upstream = torch.randn_like(mixed)
+    (mixed * upstream).sum().backward()
+    for row in range(5):  # alone, the image and its gradient have the bits it had in the batch
+        alone = batch.detach()[row:row + 1].clone().requires_grad_(True)
+        out = decorrelated_to_rgb(alone, matrix)
+        (out * upstream[row:row + 1]).sum().backward()
+        assert torch.equal(out[0], mixed[row]) and torch.equal(alone.grad[0], batch.grad[row])
