@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 import torch.nn.functional as F
 
 from lit_actmax.augment import Compose, Jitter, Pad, RandomAffine, RandomRotate, RandomScale, random_crops

@@ -13,11 +13,9 @@ import torch
 
 from lit_actmax import ActMaxModule, Channel, ClassLogit, ConfigError, Renderer, TotalVariation, UnitSchedule
 from lit_actmax.callbacks import KeepImages
-from lit_actmax.core.numerics import Numerics
 from lit_actmax.core.optim import default_optimizer
 from lit_actmax.core.renderer import MIN_BACKBONE_ROWS, probe_padded
 from lit_actmax.core.schedule import UnitImage
-from lit_actmax.image.io import encode_image
 from lit_actmax.testing import tiny_backbone
 
 LONE_GROUP_PNGS = Path(__file__).resolve().parents[1] / "dist_helpers" / "lone_group_pngs.py"

@@ -202,7 +202,9 @@ LEGACY = Path(__file__).resolve().parents[1] / "data" / "checkpoint_before_the_m
 def test_a_checkpoint_from_before_the_move_resumes(make_trainer):
     """``tests/data/checkpoint_before_the_move.ckpt`` was written by lit_actmax before its split into subpackages
     (``tests/data/make_checkpoint_before_the_move.py``): its fingerprint names ``lit_actmax.optim.default_optimizer``.
-    It resumes, and the run ends with the images of an uninterrupted run of today's code, bit for bit."""
+    It resumes, and the run ends with the images of an uninterrupted run of today's code, up to the last bits: its
+    first steps mixed the colour channels with a matmul, today's code element-wise (issue 27), which moves the
+    images by 1.8e-7 at most here (bit for bit before that change)."""
     saved = torch.load(LEGACY, map_location="cpu", weights_only=True)
     assert saved["actmax"]["fingerprint"]["optimizer"] == "lit_actmax.optim.default_optimizer"
     assert ckpt.current_settings(saved["actmax"]["fingerprint"])["optimizer"] == "lit_actmax.core.optim.default_optimizer"
@@ -229,7 +231,8 @@ def test_a_checkpoint_from_before_the_move_resumes(make_trainer):
     assert not [w for w in caught if "fingerprint" in str(w.message)]
     uninterrupted = run(None)
     assert sorted(resumed) == sorted(uninterrupted) == list(range(6))
-    assert all(torch.equal(resumed[u], uninterrupted[u]) for u in uninterrupted)
+    for unit in uninterrupted:  # 1.8e-7 at most: the checkpoint's 3 steps mixed colours with a BLAS matmul then
+        torch.testing.assert_close(resumed[unit], uninterrupted[unit], rtol=0, atol=1e-6)
 
 
 def test_a_resume_with_other_settings_than_the_old_checkpoint_s_is_refused(make_trainer):
