@@ -744,10 +744,10 @@ def atlas_table(args: argparse.Namespace, device: torch.device) -> str:
 #: ``--table`` -> the function that measures it (``standard``: tables (a)-(e)).
 # -- the CPU tables: the model's own cost, a busy machine (issue 27) ---------------------------------------------
 def default_step_times(args: argparse.Namespace, steps: int, warmup: int,
-                       after_step: Callable[[torch.Size], None] | None = None) -> tuple[list[float], list[torch.Size]]:
+                       after_step: Callable[[torch.Size], None] | None = None) -> list[float]:
     """Seconds of each of ``steps`` default-method steps (plain ``Renderer`` loop, ``--batch`` units at ``--size``,
-    pinned numerics) after ``warmup`` steps, and the backbone input shapes of the timed steps; ``after_step(shape)``
-    runs after each timed step, untimed."""
+    pinned numerics) after ``warmup`` steps; ``after_step(shape)`` runs after each timed step, untimed, with the
+    backbone input shape of that step."""
     renderer = Renderer(load_backbone(args.backbone), size=args.size, steps=warmup + steps)
     renderer.validate([0])
     renderer.attach()
@@ -768,7 +768,7 @@ def default_step_times(args: argparse.Namespace, steps: int, warmup: int,
     finally:
         hook.remove()
         renderer.detach()
-    return times[warmup:], shapes[warmup:]
+    return times[warmup:]
 
 
 def bare_step_time(model: torch.nn.Module, shape: torch.Size) -> float:
@@ -786,8 +786,7 @@ def floor_table(args: argparse.Namespace, device: torch.device) -> str:
     default, bare = [], []
     with PINNED.pinned():
         for _ in range(args.repeats):
-            times, _ = default_step_times(args, steps, warmup, lambda shape: bare.append(bare_step_time(model, shape)))
-            default += times
+            default += default_step_times(args, steps, warmup, lambda shape: bare.append(bare_step_time(model, shape)))
     per_unit = [1000 * statistics.median(t) / args.batch for t in (default, bare)]
     paired = statistics.median(b / d for b, d in zip(bare, default))
     rows = [["default method (plain Renderer loop)", f"{per_unit[0]:.1f}"],
@@ -1010,7 +1009,7 @@ def run_command(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.child_step_times:  # one busy-cpu measurement: the step's seconds as JSON, nothing else
         with PINNED.pinned():
-            print(json.dumps(default_step_times(args, args.steps, args.warmup)[0]))
+            print(json.dumps(default_step_times(args, args.steps, args.warmup)))
         return 0
     quiet_lightning()
     warnings.filterwarnings("ignore", message=".*in eval mode.*")
