@@ -19,7 +19,8 @@ Per method, backbone, depth and size, medians over the channels of:
 - *of best*: the method's *held-out / best photo* over the best method's at that depth (the issue's acceptance: the
   default keeps >= 0.9);
 - *hf share*, *TV / px*, *border / centre* (detail), *clipped* (``lit_actmax.image.stats``), with the natural crops'
-  medians as a reference row;
+  medians (and, for hf share and TV, their 10th-90th percentiles) as a reference row; *photo-like*: the method's
+  median hf share and TV both lie within those percentiles (the acceptance's "within photographs' range");
 - *diversity*: 1 - mean cosine similarity of a channel's variants in the perceptual embedding;
 - *s / unit*: render seconds per channel (all its variants), as measured on this machine;
 - *explanation score* (``lit_actmax.core.explanation_score``): does the picture sit closer to a channel's strongly
@@ -199,14 +200,25 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def photo_range(values: torch.Tensor) -> tuple[float, float]:
+    """The 10th and 90th percentiles of the natural crops' (M,) measure: the range a picture's median should keep to."""
+    low, high = values.double().quantile(torch.tensor([0.1, 0.9], dtype=torch.float64)).tolist()
+    return low, high
+
+
+def within(value: float, bounds: tuple[float, float]) -> bool:
+    return bounds[0] <= value <= bounds[1]
+
+
 def table(cells: dict[tuple[str, str, str, int], Cell], methods: Sequence[Recipe], spec: str, layers: Sequence[str],
           size: int, crops: torch.Tensor) -> str:
     """One markdown table of a backbone at one size: a row per (depth, method), and the natural crops' row."""
     lines = [f"### {spec} at {size} px", "",
              "| depth | method | act / best photo | held-out / best photo | of best | hf share | TV / px "
-             "| border / centre | clipped | diversity | s / unit | explanation score (examples) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| photo-like | border / centre | clipped | diversity | s / unit | explanation score (examples) |",
+             "|---|---|---:|---:|---:|---:|---:|:-:|---:|---:|---:|---:|---:|"]
     border = border_width(size)
+    hf_range, tv_range = photo_range(high_frequency_share(crops)), photo_range(total_variation_per_pixel(crops))
     for layer in layers:
         mine = {m.name: cells[(m.name, spec, layer, size)] for m in methods}
         best = max((median(c.held_out) for c in mine.values() if c.held_out), default=float("nan"))
@@ -214,12 +226,15 @@ def table(cells: dict[tuple[str, str, str, int], Cell], methods: Sequence[Recipe
             left_out = f" ({c.left_out} left out)" if c.left_out else ""
             lines.append(
                 f"| `{layer}` | {name} | {median(c.ratio):.2f}{left_out} | {median(c.held_out):.2f} | "
-                f"{median(c.held_out) / best:.2f} | {median(c.hf):.3f} | {median(c.tv):.3f} | {median(c.border):.2f} | "
+                f"{median(c.held_out) / best:.2f} | {median(c.hf):.3f} | {median(c.tv):.3f} | "
+                f"{'yes' if within(median(c.hf), hf_range) and within(median(c.tv), tv_range) else 'no'} | "
+                f"{median(c.border):.2f} | "
                 f"{median(c.clipped):.3f} | {median(c.diversity):.3f} | {c.seconds / max(1, c.units):.1f} | "
                 f"{statistics.fmean(c.picture):.2f} ({statistics.fmean(c.examples):.2f}) |")
-    lines.append(f"| - | natural crops (reference) | 1 | - | - | {median(high_frequency_share(crops).tolist()):.3f} | "
-                 f"{median(total_variation_per_pixel(crops).tolist()):.3f} | "
-                 f"{median(border_ratio(crops, border).tolist()):.2f} | {median(clipped_share(crops).tolist()):.3f} | "
+    lines.append(f"| - | natural crops (reference; p10-p90) | 1 | - | - "
+                 f"| {median(high_frequency_share(crops).tolist()):.3f} ({hf_range[0]:.3f}-{hf_range[1]:.3f}) "
+                 f"| {median(total_variation_per_pixel(crops).tolist()):.3f} ({tv_range[0]:.3f}-{tv_range[1]:.3f}) | - "
+                 f"| {median(border_ratio(crops, border).tolist()):.2f} | {median(clipped_share(crops).tolist()):.3f} | "
                  "- | - | - |")
     return "\n".join(lines)
 

@@ -20,6 +20,9 @@ def test_channels_are_drawn_by_the_seed_and_extreme_crops_come_from_distinct_pho
     crops = channel_quality.natural_crops(photos, 3, 16, seed=0)
     assert crops.shape == (6, 3, 16, 16) and torch.equal(crops, channel_quality.natural_crops(photos, 3, 16, seed=0))
     assert not torch.equal(crops, channel_quality.natural_crops(photos, 3, 16, seed=1))
+    low, high = channel_quality.photo_range(torch.arange(101, dtype=torch.float32))
+    assert (low, high) == pytest.approx((10.0, 90.0))
+    assert channel_quality.within(50.0, (low, high)) and not channel_quality.within(95.0, (low, high))
 
 
 @pytest.mark.slow
@@ -33,5 +36,7 @@ def test_the_quick_run_prints_the_table(script, capsys):
     for row in rows:
         cells = row.strip("|").split(" | ")
         assert float(cells[2]) > 0 and 0 <= float(cells[5]) <= 1  # act / best photo, hf share
+        assert cells[7] in ("yes", "no")  # photo-like: hf share and TV within the crops' 10th-90th percentiles
         assert re.fullmatch(r"\d\.\d\d \(\d\.\d\d\)", cells[-1].strip())  # explanation score (examples)
-    assert "| - | natural crops (reference) | 1 |" in out
+    reference = next(line for line in out.splitlines() if line.startswith("| - | natural crops (reference; p10-p90) | 1 |"))
+    assert re.search(r"\| \d\.\d{3} \(\d\.\d{3}-\d\.\d{3}\) \| \d\.\d{3} \(\d\.\d{3}-\d\.\d{3}\) \| - \|", reference)
