@@ -1,11 +1,13 @@
 """Named methods, each defined once: an image parameterization, per-step transforms and an optimizer with its learning
 rate.
 
-A :class:`Recipe` is what a user picks by name (:func:`get_recipe`), what ``scripts/quality.py`` and
-``scripts/compare.py`` render and judge, and what a config spells out: :data:`DEFAULT_RECIPE` is what
-:class:`~lit_actmax.core.renderer.Renderer` and ``ActMaxModule`` use when given no param, transforms or optimizer
-(and ``configs/quickstart.yaml``); ``"vit"`` is ``configs/presets/vit.yaml`` (``tests/test_recipes.py`` checks
-both)::
+A :class:`Recipe` is what a user picks by name (:func:`get_recipe`), what ``scripts/quality.py``,
+``scripts/compare.py`` and ``scripts/channel_quality.py`` render and judge, and what a config spells out:
+:data:`DEFAULT_RECIPE` is what :class:`~lit_actmax.core.renderer.Renderer` and ``ActMaxModule`` use for units of the
+model's output when given no param, transforms or optimizer (and ``configs/quickstart.yaml``),
+:data:`INNER_LAYER_RECIPE` what they use when the objective reads an inner layer (channels, neurons; and
+``configs/atlas/lite0.yaml``: :mod:`lit_actmax.core.default_transforms`); ``"vit"`` is ``configs/presets/vit.yaml``
+(``tests/test_recipes.py`` checks all three)::
 
     recipe = get_recipe("maco")
     renderer = Renderer(backbone, ClassLogit(), param=recipe.param(), transforms=recipe.transforms())
@@ -40,7 +42,7 @@ from .core.optim import DEFAULT_LR, OptimizerFactory
 from .errors import ConfigError
 from .params import Fourier, ImageParam, Maco, Pixel, default_param
 
-__all__ = ["Recipe", "RECIPES", "DEFAULT_RECIPE", "get_recipe"]
+__all__ = ["Recipe", "RECIPES", "DEFAULT_RECIPE", "INNER_LAYER_RECIPE", "get_recipe"]
 
 
 @dataclass(frozen=True)
@@ -94,10 +96,20 @@ DEFAULT_RECIPE = Recipe(
     "native-resolution window 0.8 -> 0.4 of the side overhanging into the mirror image",
 )
 
-#: Every named method: the default, the parameterizations of ``docs/quality.md`` (each also with two crops per step),
+#: The library's default for channels, neurons and directions of inner layers (issue 28): the default's image and
+#: optimizer with full-size mirrored views instead of a window (``docs/channel_quality.md``). The same method as the
+#: candidate ``fourier+mirror+decay1.5+lr0.02``, which keeps its name in the tables that judged it.
+INNER_LAYER_RECIPE = Recipe(
+    "channels", default_param, mirrored_lucid_transforms, DEFAULT_LR,
+    note="Fourier(decay_power=1.5), mirrored_lucid_transforms(): mirrored pad 12, jitter 8, mirrored scale/rotate, "
+    "jitter 4 (full-size views); Adam 0.02",
+)
+
+#: Every named method: the defaults, the parameterizations of ``docs/quality.md`` (each also with two crops per step),
 #: the candidates issue 17's default was chosen from, and the vision transformer preset's method.
 RECIPES: tuple[Recipe, ...] = (
     DEFAULT_RECIPE,
+    INNER_LAYER_RECIPE,
     Recipe("pixel", Pixel, lucid_transforms, 0.05, note="sigmoid pixels, Adam 0.05"),
     Recipe("pixel+crops", Pixel, lucid_multicrop_transforms, 0.05, note=f"pixel {_CROPS}"),
     Recipe("fourier", Fourier, lucid_transforms, 0.05, note="Lucid decorrelated Fourier, Adam 0.05"),

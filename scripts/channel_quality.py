@@ -302,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sections.append(table(cells, methods, spec, layers, size, crops))
     command = quality.command_line("channel_quality.py", argv)
     text = "\n".join([
-        "## Channels of every depth", "",
+        "## Run: channels of every depth", "",
         f"Made by `{command}` (CPU, torch {torch.__version__}, {time.perf_counter() - started:.0f} s). "
         f"{args.channels} channels per depth drawn at random (seed {args.seed}), {args.steps} steps, {args.variants} "
         f"variant(s) each; natural images: {source}, {args.crops_per_photo} crops each; held-out views: "

@@ -1,5 +1,5 @@
-"""lit_actmax.recipes: every named method in one table; the default recipe is what the renderer uses when given
-nothing, and what configs/quickstart.yaml spells out."""
+"""lit_actmax.recipes: every named method in one table; the default recipes are what the renderer uses when given
+nothing (for units of the output, and of inner layers), and what configs/quickstart.yaml spells out."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from lit_actmax import ActMaxModule, Channel, ClassLogit, Renderer
 from lit_actmax.augment import Transform
 from lit_actmax.core.schedule import UnitImage
 from lit_actmax.errors import ConfigError
+from lit_actmax.objectives import PerLayer
 from lit_actmax.params import ImageParam
-from lit_actmax.recipes import DEFAULT_RECIPE, RECIPES, Recipe, get_recipe
+from lit_actmax.recipes import DEFAULT_RECIPE, INNER_LAYER_RECIPE, RECIPES, Recipe, get_recipe
 from lit_actmax.run.checkpoint_state import describe_setting
 from lit_actmax.testing import tiny_backbone
 
@@ -27,9 +28,11 @@ def optimizer_settings(factory) -> tuple[type, dict]:
     return type(optimizer), {k: v for k, v in optimizer.defaults.items() if k != "params"}
 
 
-def render(param: ImageParam | None, transforms: Transform | None, factory) -> torch.Tensor:
-    """(2, 3, 32, 32): two classes of the tiny backbone, three steps from seed 3."""
-    renderer = Renderer(tiny_backbone(), ClassLogit(), param=param, transforms=transforms, size=32, steps=3, seed=3)
+def render(param: ImageParam | None, transforms: Transform | None, factory, objective=None) -> torch.Tensor:
+    """(2, 3, 32, 32): units 1 and 2 of the tiny backbone (classes unless ``objective`` says otherwise), three steps
+    from seed 3."""
+    renderer = Renderer(tiny_backbone(), objective or ClassLogit(), param=param, transforms=transforms, size=32, steps=3,
+                        seed=3)
     renderer.validate([1, 2])
     renderer.attach()
     try:
@@ -42,7 +45,7 @@ def render(param: ImageParam | None, transforms: Transform | None, factory) -> t
 
 def test_every_recipe_has_its_own_name_and_makes_fresh_parts():
     names = [recipe.name for recipe in RECIPES]
-    assert len(set(names)) == len(names) and DEFAULT_RECIPE in RECIPES
+    assert len(set(names)) == len(names) and DEFAULT_RECIPE in RECIPES and INNER_LAYER_RECIPE in RECIPES
     for recipe in RECIPES:
         assert get_recipe(recipe.name) is recipe and recipe.note
         param = recipe.param()
@@ -54,7 +57,7 @@ def test_every_recipe_has_its_own_name_and_makes_fresh_parts():
 
 
 def test_an_unknown_name_is_one_sentence_listing_the_recipes():
-    with pytest.raises(ConfigError, match=r"no recipe 'lucidity'; choose one of natural, pixel, .*vit\.$"):
+    with pytest.raises(ConfigError, match=r"no recipe 'lucidity'; choose one of natural, channels, pixel, .*vit\.$"):
         get_recipe("lucidity")
 
 
@@ -80,6 +83,23 @@ def test_the_default_recipe_is_what_the_renderer_uses_when_given_nothing():
     assert torch.equal(render(None, None, None), recipe)
 
 
+def test_an_objective_of_an_inner_layer_gets_the_inner_layer_recipe():
+    channel = Channel("features.2")
+    defaults = Renderer(tiny_backbone(), channel, size=32)
+    assert describe_setting(defaults.param) == describe_setting(INNER_LAYER_RECIPE.param())
+    assert describe_setting(defaults.transforms) == describe_setting(INNER_LAYER_RECIPE.transforms())
+    assert describe_setting(defaults.transforms) != describe_setting(DEFAULT_RECIPE.transforms())
+    assert INNER_LAYER_RECIPE.lr == DEFAULT_RECIPE.lr and INNER_LAYER_RECIPE.optimizer is DEFAULT_RECIPE.optimizer
+    recipe = render(INNER_LAYER_RECIPE.param(), INNER_LAYER_RECIPE.transforms(), INNER_LAYER_RECIPE.optimizer_factory(),
+                    channel)
+    assert torch.equal(render(None, None, None, channel), recipe)
+    assert not torch.equal(recipe, render(DEFAULT_RECIPE.param(), DEFAULT_RECIPE.transforms(),
+                                          DEFAULT_RECIPE.optimizer_factory(), channel))
+    # a run of classes and channels (an atlas) reads an inner layer: the inner layers' method for all of it
+    mixed = Renderer(tiny_backbone(), PerLayer([ClassLogit(), Channel("features.2")]), size=32)
+    assert describe_setting(mixed.transforms) == describe_setting(INNER_LAYER_RECIPE.transforms())
+
+
 def test_the_quickstart_spells_out_the_default_recipe():
     from lit_actmax.cli.lightning_cli import ActMaxCLI
 
@@ -89,3 +109,15 @@ def test_the_quickstart_spells_out_the_default_recipe():
     assert describe_setting(renderer.param) == describe_setting(DEFAULT_RECIPE.param())
     assert describe_setting(renderer.transforms) == describe_setting(DEFAULT_RECIPE.transforms())
     assert optimizer_settings(quickstart.optimizer_factory) == optimizer_settings(DEFAULT_RECIPE.optimizer_factory())
+
+
+def test_the_lite0_atlas_uses_the_library_defaults_for_inner_layers():
+    from lit_actmax.cli.lightning_cli import ActMaxCLI
+
+    atlas = ActMaxCLI(args=["--config", str(ROOT / "configs" / "atlas" / "lite0.yaml"),
+                            "--model.backbone", TINY, "--model.units", '{"features.2": "0-1", "output": "0-1"}',
+                            "--model.size", "32"], run=False).model
+    renderer = atlas.renderer
+    assert describe_setting(renderer.param) == describe_setting(INNER_LAYER_RECIPE.param())
+    assert describe_setting(renderer.transforms) == describe_setting(INNER_LAYER_RECIPE.transforms())
+    assert optimizer_settings(atlas.optimizer_factory) == optimizer_settings(INNER_LAYER_RECIPE.optimizer_factory())

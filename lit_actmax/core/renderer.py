@@ -25,7 +25,7 @@ from typing import Any, Callable, ContextManager, Sequence
 import torch
 from torch import nn
 
-from ..augment import Transform, natural_transforms, set_progress
+from ..augment import Transform, set_progress
 from ..backbones.backbone import Backbone, freeze
 from ..backbones.layouts import LayerLayout
 from ..backbones.probe import LayerProbe
@@ -36,6 +36,7 @@ from ..objectives import ClassLogit, Objective, RenderBatch, merge_stated_layout
 from ..objectives.per_layer import PerLayer
 from ..params import ImageParam, default_param
 from .compile import compile_probe
+from .default_transforms import default_transforms
 from .divergence import check_rows, check_step
 from .optim import OptimizerFactory, default_optimizer
 from .schedule import UnitImage
@@ -89,8 +90,9 @@ class Renderer(nn.Module):
             renderer always scores through a ``PerLayer`` (``self.objective``): one objective is the one-target case.
         regularizers: terms subtracted from the objective.
         param: image parameterization (default :func:`~lit_actmax.params.default_param`: ``Fourier(decay_power=1.5)``).
-        transforms: per-step augmentation (default :func:`~lit_actmax.augment.natural_transforms`); ``Compose([])``
-            for none.
+        transforms: per-step augmentation (default :func:`~lit_actmax.core.default_transforms.default_transforms`:
+            ``natural_transforms()`` for the model's output, ``mirrored_lucid_transforms()`` when the objective reads
+            an inner layer); ``Compose([])`` for none.
         size: side of the images (or ``(h, w)``).
         steps: optimizer steps per image; scheduled transforms follow ``step / (steps - 1)``.
         seed: base seed of every random draw.
@@ -122,7 +124,7 @@ class Renderer(nn.Module):
         self.objective = PerLayer.of(objective if objective is not None else ClassLogit())
         self.regularizers = nn.ModuleList(regularizers)
         self.param = param if param is not None else default_param()
-        self.transforms = transforms if transforms is not None else natural_transforms()
+        self.transforms = transforms if transforms is not None else default_transforms(self.objective)
         self.size = as_hw(size)
         self.steps, self.seed = int(steps), int(seed)
         self.input_size = None if input_size is None else as_hw(input_size)

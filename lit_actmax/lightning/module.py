@@ -60,8 +60,10 @@ class ActMaxModule(pl.LightningModule):
             ``Channel`` elsewhere), ``"channel"``, ``"neuron"`` (the centre) or ``"class"``.
         regularizers: penalties subtracted from the objective (e.g. ``TotalVariation(0.05)``).
         param: image parameterization (default ``Fourier(decay_power=1.5)``, a photograph-like spectrum).
-        transforms: per-step augmentation (default ``natural_transforms()``: mirrored Lucid geometry and one
-            native-resolution window per step); ``Compose([])`` for none.
+        transforms: per-step augmentation; ``Compose([])`` for none. Default by what the objective reads
+            (:mod:`lit_actmax.core.default_transforms`): ``natural_transforms()`` (mirrored Lucid geometry and one
+            native-resolution window per step) for the model's output, ``mirrored_lucid_transforms()`` (full-size
+            mirrored views) when it reads an inner layer.
         size: side of the rendered images in pixels (or ``[h, w]``).
         batch_size: images optimized together (memory is bounded by this, not by the number of units).
         variants: images per unit (e.g. with a ``Diversity`` term); a unit's variants share a batch.

@@ -12,7 +12,7 @@ import pytorch_lightning as pl
 import torch
 
 from lit_actmax import ActMaxModule, Channel, ClassLogit, ConfigError, TotalVariation
-from lit_actmax.augment import Compose, Jitter, MultiCrop, Noise
+from lit_actmax.augment import Compose, Jitter, MultiCrop, Noise, natural_transforms
 from lit_actmax.callbacks import GaussianBlur, KeepImages, PerUnitGradNorm, Resize
 from lit_actmax.lightning.module_checkpoint import module_fingerprint
 from lit_actmax.objectives.per_layer import PerLayer
@@ -204,13 +204,20 @@ def test_a_checkpoint_from_before_the_move_resumes(make_trainer):
     (``tests/data/make_checkpoint_before_the_move.py``): its fingerprint names ``lit_actmax.optim.default_optimizer``.
     It resumes, and the run ends with the images of an uninterrupted run of today's code, up to the last bits: its
     first steps mixed the colour channels with a matmul, today's code element-wise (issue 27), which moves the
-    images by 1.8e-7 at most here (bit for bit before that change)."""
+    images by 1.8e-7 at most here (bit for bit before that change). Its channel run took the default transforms of
+    then, ``natural_transforms()``; today's default for an inner layer is another (issue 28), so the resume names
+    them, as a user resuming an old run does (the refusal's sentence says so: below)."""
     saved = torch.load(LEGACY, map_location="cpu", weights_only=True)
     assert saved["actmax"]["fingerprint"]["optimizer"] == "lit_actmax.optim.default_optimizer"
     assert ckpt.current_settings(saved["actmax"]["fingerprint"])["optimizer"] == "lit_actmax.core.optim.default_optimizer"
     assert saved["global_step"] == 3 and saved["actmax"]["group_index"] == 0  # stopped inside the first group
     settings = dict(backbone=TINY, units="0-5", size=32, batch_size=4, steps_per_epoch=2, epochs=2, seed=3,
                     save_outputs=False)
+    with pytest.raises(ConfigError, match=r"^This checkpoint was made with other settings: transforms .*RandomCrop.* "
+                       r"\(now .*Jitter\(d=4\)\]\)\); resume with the checkpoint's config or start a new run\.$"):
+        make_trainer(callbacks=[GaussianBlur(sigma=0.5, every=1)]).fit(
+            ActMaxModule(objective=Channel("features.2") - 0.01 * TotalVariation(), **settings), ckpt_path=LEGACY)
+    settings["transforms"] = natural_transforms()
 
     class CountSteps(pl.Callback):
         steps = 0

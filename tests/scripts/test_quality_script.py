@@ -31,6 +31,7 @@ def test_quick_run_writes_tables_and_images(tmp_path):
     assert quality.main(["--quick", "--out", str(out), "--seeds", "0", "1"]) == 0
     text = out.read_text()
     assert "`python scripts/quality.py --quick --out " in text and "--seeds 0 1" in text
+    assert quality.CHANNEL_TABLE in text and (Path(quality.__file__).parents[1] / "docs" / "channel_quality.md").is_file()
     rows = {m.name: line for m in quality.METHODS for line in text.splitlines() if line.startswith(f"| {m.name} |")}
     assert set(rows) == {"pixel", "pixel+crops", "fourier", "fourier+crops", "maco", "maco+crops"}
     numbers = re.findall(r"-?\d+\.\d+", rows["maco"])
