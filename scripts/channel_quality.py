@@ -218,7 +218,8 @@ def table(cells: dict[tuple[str, str, str, int], Cell], methods: Sequence[Recipe
              "| photo-like | border / centre | clipped | diversity | s / unit | explanation score (examples) |",
              "|---|---|---:|---:|---:|---:|---:|:-:|---:|---:|---:|---:|---:|"]
     border = border_width(size)
-    hf_range, tv_range = photo_range(high_frequency_share(crops)), photo_range(total_variation_per_pixel(crops))
+    crop_hf, crop_tv = high_frequency_share(crops), total_variation_per_pixel(crops)
+    hf_range, tv_range = photo_range(crop_hf), photo_range(crop_tv)
     for layer in layers:
         mine = {m.name: cells[(m.name, spec, layer, size)] for m in methods}
         best = max((median(c.held_out) for c in mine.values() if c.held_out), default=float("nan"))
@@ -232,8 +233,8 @@ def table(cells: dict[tuple[str, str, str, int], Cell], methods: Sequence[Recipe
                 f"{median(c.clipped):.3f} | {median(c.diversity):.3f} | {c.seconds / max(1, c.units):.1f} | "
                 f"{statistics.fmean(c.picture):.2f} ({statistics.fmean(c.examples):.2f}) |")
     lines.append(f"| - | natural crops (reference; p10-p90) | 1 | - | - "
-                 f"| {median(high_frequency_share(crops).tolist()):.3f} ({hf_range[0]:.3f}-{hf_range[1]:.3f}) "
-                 f"| {median(total_variation_per_pixel(crops).tolist()):.3f} ({tv_range[0]:.3f}-{tv_range[1]:.3f}) | - "
+                 f"| {median(crop_hf.tolist()):.3f} ({hf_range[0]:.3f}-{hf_range[1]:.3f}) "
+                 f"| {median(crop_tv.tolist()):.3f} ({tv_range[0]:.3f}-{tv_range[1]:.3f}) | - "
                  f"| {median(border_ratio(crops, border).tolist()):.2f} | {median(clipped_share(crops).tolist()):.3f} | "
                  "- | - | - |")
     return "\n".join(lines)
