@@ -15,9 +15,12 @@ Per method, backbone, depth and size, medians over the channels of:
   photograph of ``skimage.data`` (``PHOTOS``; or every image of ``--images``), resized to the same size. Channels
   whose strongest natural activation is not positive are left out of this ratio (their count is given).
 - *held-out / best photo*: the same, of the mean activation over ``--views`` random views (shift, zoom, rotation:
-  ``lit_actmax.core.evaluate.random_views``, not the training transforms);
-- *of best*: the method's *held-out / best photo* over the best method's at that depth (the issue's acceptance: the
-  default keeps >= 0.9);
+  ``lit_actmax.core.evaluate.random_views``, not the training transforms), where what a view shows outside the
+  picture is grey (the picture on a grey page);
+- *held-out, mirrored frame*: the same views showing the mirror image outside the picture. A grey frame favours
+  methods that train on grey padding (Lucid's), a mirrored one methods that train on mirrors; the two bracket it;
+- *of best* (after each of the three): the method's value over the best method's at that depth (the issue's
+  acceptance: the default keeps >= 0.9 of the best method's activation ratio);
 - *hf share*, *TV / px*, *border / centre* (detail), *clipped* (``lit_actmax.image.stats``), with the natural crops'
   medians (and, for hf share and TV, their 10th-90th percentiles) as a reference row; *photo-like*: the method's
   median hf share and TV both lie within those percentiles (the acceptance's "within photographs' range");
@@ -130,6 +133,7 @@ class Cell:
 
     ratio: list[float] = field(default_factory=list)
     held_out: list[float] = field(default_factory=list)
+    held_out_mirrored: list[float] = field(default_factory=list)
     hf: list[float] = field(default_factory=list)
     tv: list[float] = field(default_factory=list)
     border: list[float] = field(default_factory=list)
@@ -166,6 +170,7 @@ def measure(cell: Cell, method: Recipe, spec: str, backbone: Backbone, layer: st
         finished = module.last_finished
         images = images.detach().float().clamp(0, 1)
         held, _ = quality.judge(module, images, finished.units, False, args.views)
+        mirrored, _ = quality.judge(module, images, finished.units, False, args.views, border="symmetric")
         plain = channel_scores(backbone, layer, images, part)
         features = embedding(images)
         cell.seconds += took
@@ -177,6 +182,7 @@ def measure(cell: Cell, method: Recipe, spec: str, backbone: Backbone, layer: st
                 cell.ratio.append(statistics.fmean(float(plain[i, part.index(unit)]) / float(best[column])
                                                    for i in mine))
                 cell.held_out.append(statistics.fmean(held[i] / float(best[column]) for i in mine))
+                cell.held_out_mirrored.append(statistics.fmean(mirrored[i] / float(best[column]) for i in mine))
             else:
                 cell.left_out += 1
             cell.diversity.append(diversity(features[mine]))
@@ -214,25 +220,29 @@ def table(cells: dict[tuple[str, str, str, int], Cell], methods: Sequence[Recipe
           size: int, crops: torch.Tensor) -> str:
     """One markdown table of a backbone at one size: a row per (depth, method), and the natural crops' row."""
     lines = [f"### {spec} at {size} px", "",
-             "| depth | method | act / best photo | held-out / best photo | of best | hf share | TV / px "
-             "| photo-like | border / centre | clipped | diversity | s / unit | explanation score (examples) |",
-             "|---|---|---:|---:|---:|---:|---:|:-:|---:|---:|---:|---:|---:|"]
+             "| depth | method | act / best photo | of best | held-out / best photo | of best "
+             "| held-out, mirrored frame | of best | hf share | TV / px | photo-like | border / centre | clipped "
+             "| diversity | s / unit | explanation score (examples) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|:-:|---:|---:|---:|---:|---:|"]
     border = border_width(size)
     crop_hf, crop_tv = high_frequency_share(crops), total_variation_per_pixel(crops)
     hf_range, tv_range = photo_range(crop_hf), photo_range(crop_tv)
     for layer in layers:
         mine = {m.name: cells[(m.name, spec, layer, size)] for m in methods}
-        best = max((median(c.held_out) for c in mine.values() if c.held_out), default=float("nan"))
+        best = {measure: max((median(getattr(c, measure)) for c in mine.values() if getattr(c, measure)),
+                             default=float("nan")) for measure in ("ratio", "held_out", "held_out_mirrored")}
         for name, c in mine.items():
             left_out = f" ({c.left_out} left out)" if c.left_out else ""
             lines.append(
-                f"| `{layer}` | {name} | {median(c.ratio):.2f}{left_out} | {median(c.held_out):.2f} | "
-                f"{median(c.held_out) / best:.2f} | {median(c.hf):.3f} | {median(c.tv):.3f} | "
+                f"| `{layer}` | {name} | {median(c.ratio):.2f}{left_out} | {median(c.ratio) / best['ratio']:.2f} | "
+                f"{median(c.held_out):.2f} | {median(c.held_out) / best['held_out']:.2f} | "
+                f"{median(c.held_out_mirrored):.2f} | {median(c.held_out_mirrored) / best['held_out_mirrored']:.2f} | "
+                f"{median(c.hf):.3f} | {median(c.tv):.3f} | "
                 f"{'yes' if within(median(c.hf), hf_range) and within(median(c.tv), tv_range) else 'no'} | "
                 f"{median(c.border):.2f} | "
                 f"{median(c.clipped):.3f} | {median(c.diversity):.3f} | {c.seconds / max(1, c.units):.1f} | "
                 f"{statistics.fmean(c.picture):.2f} ({statistics.fmean(c.examples):.2f}) |")
-    lines.append(f"| - | natural crops (reference; p10-p90) | 1 | - | - "
+    lines.append(f"| - | natural crops (reference; p10-p90) | 1 | - | - | - | - | - "
                  f"| {median(crop_hf.tolist()):.3f} ({hf_range[0]:.3f}-{hf_range[1]:.3f}) "
                  f"| {median(crop_tv.tolist()):.3f} ({tv_range[0]:.3f}-{tv_range[1]:.3f}) | - "
                  f"| {median(border_ratio(crops, border).tolist()):.2f} | {median(clipped_share(crops).tolist()):.3f} | "

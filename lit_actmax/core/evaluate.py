@@ -22,15 +22,20 @@ __all__ = ["random_views", "RobustScores", "robust_class_scores", "robust_object
 def random_views(
     images: torch.Tensor, n: int = 16, seed: int = 0, max_shift: float = 0.1,
     scales: tuple[float, float] = (0.8, 1.2), degrees: float = 10.0, out_size: int | None = None,
+    border: str = "constant",
 ) -> torch.Tensor:
-    """(B, 3, H, W) in [0, 1] -> (B, n, 3, S, S): random shift (fraction of the side), zoom and rotation per view."""
+    """(B, 3, H, W) in [0, 1] -> (B, n, 3, S, S): random shift (fraction of the side), zoom and rotation per view.
+
+    Where a view shows what lies outside the image, ``border`` decides what it sees: ``"constant"`` a grey 0.5 frame
+    (the image on a grey page), ``"symmetric"`` the mirror image about the edge (:func:`~lit_actmax.image.ops.warp`)."""
     b = images.shape[0]
     generator = torch.Generator().manual_seed(seed)
     scale = torch.empty(b * n).uniform_(*scales, generator=generator)
     angle = torch.empty(b * n).uniform_(-degrees, degrees, generator=generator)
     offset = torch.empty(b * n, 2).uniform_(-max_shift * 2, max_shift * 2, generator=generator)  # normalized units
     repeated = images.repeat_interleave(n, dim=0)
-    views = warp(repeated, affine_matrices(offset / -2, angle, scale), fill=0.5)  # the picture moves against the view
+    # the picture moves against the view
+    views = warp(repeated, affine_matrices(offset / -2, angle, scale), border=border, fill=0.5)
     if out_size is not None and views.shape[-1] != out_size:
         views = F.interpolate(views, size=(out_size, out_size), mode="bilinear", align_corners=False, antialias=True)
     return views.view(b, n, *views.shape[1:])
@@ -72,11 +77,12 @@ def robust_class_scores(
 @torch.no_grad()
 def robust_objective_scores(
     backbone: Backbone, objective: Objective, images: torch.Tensor, units: torch.Tensor | list[int],
-    n: int = 16, seed: int = 0,
+    n: int = 16, seed: int = 0, border: str = "constant",
 ) -> torch.Tensor:
-    """Mean of ``objective.activation`` over ``n`` random views of each image: (B,)."""
+    """Mean of ``objective.activation`` over ``n`` random views of each image (``border`` as :func:`random_views`):
+    (B,)."""
     units = torch.as_tensor(units, dtype=torch.long)
-    views = random_views(images.float().cpu(), n=n, seed=seed)
+    views = random_views(images.float().cpu(), n=n, seed=seed, border=border)
     probe = LayerProbe(backbone.model, list(objective.layers))
     scores = []
     for i in range(n):

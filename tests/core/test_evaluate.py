@@ -46,6 +46,17 @@ def test_each_image_gets_its_own_views_and_uncovered_areas_are_grey():
     assert (shifted == 0.5).any() and (shifted == 0).any()  # zoomed out: the border comes from outside, grey
 
 
+def test_a_mirrored_frame_shows_the_image_where_a_grey_one_shows_grey():
+    red = torch.zeros(1, 3, 16, 16)
+    red[:, 0] = 1.0
+    zoomed_out = {"max_shift": 0.4, "scales": (0.5, 0.5), "seed": 0, "n": 4}
+    assert (random_views(red, **zoomed_out) == 0.5).any()  # the grey page shows around the image
+    mirrored = random_views(red, border="symmetric", **zoomed_out)
+    torch.testing.assert_close(mirrored, red.unsqueeze(1).expand_as(mirrored), atol=1e-6, rtol=0)  # only red is seen
+    with pytest.raises(ValueError, match="border"):
+        random_views(red, border="wrap")
+
+
 def test_class_scores_are_means_over_the_same_views(backbone):
     batch, classes, n = images(3), [0, 3, 9], 6
     scores = robust_class_scores(backbone, batch, classes, n=n, seed=4)
@@ -89,10 +100,11 @@ def test_class_scores_resize_views_to_out_size(backbone):
     torch.testing.assert_close(scores.mean_score, expected.view(1))
 
 
-def test_objective_scores_are_the_channel_activation_averaged_over_the_views(backbone):
+@pytest.mark.parametrize("border", ["constant", "symmetric"])
+def test_objective_scores_are_the_channel_activation_averaged_over_the_views(backbone, border):
     batch, units, n = images(2), [1, 6], 3
-    got = robust_objective_scores(backbone, Channel("features.2"), batch, units, n=n, seed=5)
-    views = random_views(batch, n=n, seed=5)
+    got = robust_objective_scores(backbone, Channel("features.2"), batch, units, n=n, seed=5, border=border)
+    views = random_views(batch, n=n, seed=5, border=border)
     probe = LayerProbe(backbone.model, ["features.2"])
     with torch.no_grad():
         acts = torch.stack([probe(backbone.preprocess(views[:, i]))["features.2"] for i in range(n)], 1)

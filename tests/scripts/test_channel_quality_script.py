@@ -33,10 +33,15 @@ def test_the_quick_run_prints_the_table(script, capsys):
     assert "### lite0 at 128 px" in out and "`python scripts/channel_quality.py --quick --methods natural fourier`" in out
     rows = [line for line in out.splitlines() if line.startswith("| `_blocks.8` |")]
     assert [row.split(" | ")[1] for row in rows] == ["natural", "fourier"]
-    for row in rows:
-        cells = row.strip("|").split(" | ")
-        assert float(cells[2]) > 0 and 0 <= float(cells[5]) <= 1  # act / best photo, hf share
-        assert cells[7] in ("yes", "no")  # photo-like: hf share and TV within the crops' 10th-90th percentiles
+    table = [row.strip("|").split(" | ") for row in rows]
+    for cells in table:
+        assert float(cells[2]) > 0 and 0 <= float(cells[8]) <= 1  # act / best photo, hf share
+        assert cells[10] in ("yes", "no")  # photo-like: hf share and TV within the crops' 10th-90th percentiles
         assert re.fullmatch(r"\d\.\d\d \(\d\.\d\d\)", cells[-1].strip())  # explanation score (examples)
+    for ratio, of_best in ((2, 3), (4, 5), (6, 7)):  # activation, held-out (grey, mirrored frame): of the best method's
+        values = [float(cells[ratio]) for cells in table]
+        shares = [float(cells[of_best]) for cells in table]
+        assert max(shares) == 1.0 and shares == pytest.approx([v / max(values) for v in values], abs=0.01)
     reference = next(line for line in out.splitlines() if line.startswith("| - | natural crops (reference; p10-p90) | 1 |"))
+    assert reference.startswith("| - | natural crops (reference; p10-p90) | 1 | - | - | - | - | - | ")
     assert re.search(r"\| \d\.\d{3} \(\d\.\d{3}-\d\.\d{3}\) \| \d\.\d{3} \(\d\.\d{3}-\d\.\d{3}\) \| - \|", reference)
