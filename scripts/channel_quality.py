@@ -80,10 +80,12 @@ def draw_channels(backbone: str, layer: str, channels: int, count: int, seed: in
     return sorted(random.Random(f"{seed}:{backbone}:{layer}").sample(range(channels), min(count, channels)))
 
 
-def natural_crops(photos: Sequence[torch.Tensor], per_photo: int, size: int, seed: int) -> torch.Tensor:
-    """(len(photos) * per_photo, 3, size, size): random square crops (0.25-1.0 of each photo's short side)."""
+def natural_crops(photos: Sequence[torch.Tensor], per_photo: int, size: int,
+                  seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(M, 3, size, size) random square crops (0.25-1.0 of each photo's short side; M = len(photos) * per_photo), and
+    (M,) the side in the photograph each was cut from (a crop from fewer than ``size`` pixels is upsampled)."""
     generator = torch.Generator().manual_seed(seed)
-    crops = []
+    crops, sides = [], []
     for photo in photos:
         h, w = photo.shape[-2:]
         for _ in range(per_photo):
@@ -91,7 +93,8 @@ def natural_crops(photos: Sequence[torch.Tensor], per_photo: int, size: int, see
             top = int(torch.randint(0, h - side + 1, (1,), generator=generator))
             left = int(torch.randint(0, w - side + 1, (1,), generator=generator))
             crops.append(resize_to(photo[None, :, top:top + side, left:left + side], (size, size))[0])
-    return torch.stack(crops).clamp(0, 1)
+            sides.append(side)
+    return torch.stack(crops).clamp(0, 1), torch.tensor(sides)
 
 
 def channel_scores(backbone: Backbone, layer: str, images: torch.Tensor, units: list[int],
@@ -217,8 +220,10 @@ def within(value: float, bounds: tuple[float, float]) -> bool:
 
 
 def table(cells: dict[tuple[str, str, str, int], Cell], methods: Sequence[Recipe], spec: str, layers: Sequence[str],
-          size: int, crops: torch.Tensor) -> str:
-    """One markdown table of a backbone at one size: a row per (depth, method), and the natural crops' row."""
+          size: int, crops: torch.Tensor, sides: torch.Tensor) -> str:
+    """One markdown table of a backbone at one size: a row per (depth, method), and the natural crops' rows (all of
+    them, whose percentiles judge *photo-like*; and those cut from at least ``size`` px of a photograph (``sides``),
+    whose statistics upsampling has not smoothed)."""
     lines = [f"### {spec} at {size} px", "",
              "| depth | method | act / best photo | of best | held-out / best photo | of best "
              "| held-out, mirrored frame | of best | hf share | TV / px | photo-like | border / centre | clipped "
@@ -242,12 +247,23 @@ def table(cells: dict[tuple[str, str, str, int], Cell], methods: Sequence[Recipe
                 f"{median(c.border):.2f} | "
                 f"{median(c.clipped):.3f} | {median(c.diversity):.3f} | {c.seconds / max(1, c.units):.1f} | "
                 f"{statistics.fmean(c.picture):.2f} ({statistics.fmean(c.examples):.2f}) |")
-    lines.append(f"| - | natural crops (reference; p10-p90) | 1 | - | - | - | - | - "
-                 f"| {median(crop_hf.tolist()):.3f} ({hf_range[0]:.3f}-{hf_range[1]:.3f}) "
-                 f"| {median(crop_tv.tolist()):.3f} ({tv_range[0]:.3f}-{tv_range[1]:.3f}) | - "
-                 f"| {median(border_ratio(crops, border).tolist()):.2f} | {median(clipped_share(crops).tolist()):.3f} | "
-                 "- | - | - |")
+    lines.append(reference_row("natural crops (reference; p10-p90)", crops, crop_hf, crop_tv, border))
+    native = sides >= size
+    if native.any():
+        lines.append(reference_row(f"natural crops cut from >= {size} px ({int(native.sum())} of {len(sides)}; "
+                                   "p10-p90)", crops[native], crop_hf[native], crop_tv[native], border))
     return "\n".join(lines)
+
+
+def reference_row(label: str, crops: torch.Tensor, hf: torch.Tensor, tv: torch.Tensor, border: int) -> str:
+    """A table row of natural crops (M, 3, S, S) with their (M,) hf shares and TVs: medians and 10th-90th
+    percentiles."""
+    hf_range, tv_range = photo_range(hf), photo_range(tv)
+    return (f"| - | {label} | 1 | - | - | - | - | - "
+            f"| {median(hf.tolist()):.3f} ({hf_range[0]:.3f}-{hf_range[1]:.3f}) "
+            f"| {median(tv.tolist()):.3f} ({tv_range[0]:.3f}-{tv_range[1]:.3f}) | - "
+            f"| {median(border_ratio(crops, border).tolist()):.2f} | {median(clipped_share(crops).tolist()):.3f} | "
+            "- | - | - |")
 
 
 def photographs(folder: Path | None) -> tuple[list[torch.Tensor], str]:
@@ -299,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     embedding = load_embedding()
     sections = []
     for size in args.sizes:
-        crops = natural_crops(photos, args.crops_per_photo, size, args.seed)
+        crops, sides = natural_crops(photos, args.crops_per_photo, size, args.seed)
         crop_features = embedding(crops)
         for spec in args.backbones:
             backbone = load_backbone(spec)
@@ -310,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for method in methods:
                     cell = cells.setdefault((method.name, spec, layer, size), Cell())
                     measure(cell, method, spec, backbone, layer, units, size, crops, crop_features, embedding, args)
-            sections.append(table(cells, methods, spec, layers, size, crops))
+            sections.append(table(cells, methods, spec, layers, size, crops, sides))
     command = quality.command_line("channel_quality.py", argv)
     text = "\n".join([
         "## Run: channels of every depth", "",

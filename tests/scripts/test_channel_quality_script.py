@@ -17,9 +17,11 @@ def test_channels_are_drawn_by_the_seed_and_extreme_crops_come_from_distinct_pho
     top, bottom = channel_quality.extreme_crops(scores, torch.arange(8) // 2, 2)
     assert top.tolist() == [0, 3] and bottom.tolist() == [4, 7]  # photo 0's best crop, then photo 1's; then 2, 3
     photos = [torch.rand(3, 40, 60), torch.rand(3, 50, 50)]
-    crops = channel_quality.natural_crops(photos, 3, 16, seed=0)
-    assert crops.shape == (6, 3, 16, 16) and torch.equal(crops, channel_quality.natural_crops(photos, 3, 16, seed=0))
-    assert not torch.equal(crops, channel_quality.natural_crops(photos, 3, 16, seed=1))
+    crops, sides = channel_quality.natural_crops(photos, 3, 16, seed=0)
+    assert crops.shape == (6, 3, 16, 16) and torch.equal(crops, channel_quality.natural_crops(photos, 3, 16, seed=0)[0])
+    assert not torch.equal(crops, channel_quality.natural_crops(photos, 3, 16, seed=1)[0])
+    assert sides.shape == (6,) and (sides >= 10).all() and (sides[:3] <= 40).all() and (sides[3:] <= 50).all()
+    assert len(set(sides.tolist())) > 1  # each crop's side in the photograph is drawn (0.25-1.0 of the short side)
     low, high = channel_quality.photo_range(torch.arange(101, dtype=torch.float32))
     assert (low, high) == pytest.approx((10.0, 90.0))
     assert channel_quality.within(50.0, (low, high)) and not channel_quality.within(95.0, (low, high))
@@ -42,6 +44,7 @@ def test_the_quick_run_prints_the_table(script, capsys):
         values = [float(cells[ratio]) for cells in table]
         shares = [float(cells[of_best]) for cells in table]
         assert max(shares) == 1.0 and shares == pytest.approx([v / max(values) for v in values], abs=0.01)
+    assert re.search(r"^\| - \| natural crops cut from >= 128 px \(\d+ of 30; p10-p90\) \| 1 \|", out, re.M)
     reference = next(line for line in out.splitlines() if line.startswith("| - | natural crops (reference; p10-p90) | 1 |"))
     assert reference.startswith("| - | natural crops (reference; p10-p90) | 1 | - | - | - | - | - | ")
     assert re.search(r"\| \d\.\d{3} \(\d\.\d{3}-\d\.\d{3}\) \| \d\.\d{3} \(\d\.\d{3}-\d\.\d{3}\) \| - \|", reference)
