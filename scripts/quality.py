@@ -63,10 +63,11 @@ METHODS = [get_recipe(name) for name in ("pixel", "pixel+crops", "fourier", "fou
 #: class panel, which this script keeps when it rewrites the file.
 PANEL_START, PANEL_END = "<!-- compare.py random panel: start -->", "<!-- compare.py random panel: end -->"
 #: Where the channels of every depth are judged (issue 28): a line of this document's head.
-CHANNEL_TABLE = ("Channels of every depth (32 random channels per depth of lite0 at 64 and 128 px and lite2 at 128 "
-                 "px: the default, Lucid's method and candidates; activation under held-out views, photograph "
-                 "statistics, explanation score) are measured by `scripts/channel_quality.py`, in "
-                 "[channel_quality.md](channel_quality.md), whose first section sums them up.")
+CHANNEL_TABLE = ("Channels of every depth (random channels of four depths of lite0 and lite2: 32 per depth at 64 and "
+                 "128 px, 8 at 224 px; the default, Lucid's method, MACO with crops and candidates; activation as "
+                 "rendered and under held-out views, photograph statistics, explanation score) are measured by "
+                 "`scripts/channel_quality.py`, in [channel_quality.md](channel_quality.md), whose first section sums "
+                 "them up.")
 #: Seed of the random views every image is judged on (by lite0 and by the transfer judge alike).
 VIEW_SEED = 1234
 
