@@ -112,10 +112,11 @@ def render(backbone: str, objective: Objective, units: list[int], method: Recipe
 
 def judge(module: ActMaxModule, images: torch.Tensor, units: list[int], classes: bool, views: int,
           border: str = "constant") -> tuple[list, list]:
-    """Robust score (and top-1 rate for classes) of each image over ``views`` random views (a unit's: what they show
-    outside the image is ``border``'s, as :func:`~lit_actmax.core.evaluate.random_views` says)."""
+    """Robust score (and top-1 rate for classes) of each image over ``views`` random views, which show ``border``
+    outside the image (:func:`~lit_actmax.core.evaluate.random_views`)."""
     if classes:
-        scores = robust_class_scores(module.renderer.backbone_info, images, units, n=views, seed=VIEW_SEED)
+        scores = robust_class_scores(module.renderer.backbone_info, images, units, n=views, seed=VIEW_SEED,
+                                     border=border)
         return scores.mean_score.tolist(), scores.top1.tolist()
     scores = robust_objective_scores(module.renderer.backbone_info, module.renderer.objective, images, units, n=views,
                                      seed=VIEW_SEED, border=border)

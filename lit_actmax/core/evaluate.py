@@ -53,11 +53,12 @@ class RobustScores:
 @torch.no_grad()
 def robust_class_scores(
     backbone: Backbone, images: torch.Tensor, classes: torch.Tensor | list[int], n: int = 16, seed: int = 0,
-    out_size: int | None = None, chunk: int = 64,
+    out_size: int | None = None, chunk: int = 64, border: str = "constant",
 ) -> RobustScores:
-    """Classify ``n`` random views of each image; ``classes[b]`` is image ``b``'s target class."""
+    """Classify ``n`` random views of each image (``border`` as :func:`random_views`); ``classes[b]`` is image
+    ``b``'s target class."""
     classes = torch.as_tensor(classes, dtype=torch.long)
-    views = random_views(images.float().cpu(), n=n, seed=seed, out_size=out_size)
+    views = random_views(images.float().cpu(), n=n, seed=seed, out_size=out_size, border=border)
     flat = views.flatten(0, 1)
     device = next(backbone.model.parameters()).device
     logits = torch.cat([

@@ -57,12 +57,13 @@ def test_a_mirrored_frame_shows_the_image_where_a_grey_one_shows_grey():
         random_views(red, border="wrap")
 
 
-def test_class_scores_are_means_over_the_same_views(backbone):
+@pytest.mark.parametrize("border", ["constant", "symmetric"])
+def test_class_scores_are_means_over_the_same_views(backbone, border):
     batch, classes, n = images(3), [0, 3, 9], 6
-    scores = robust_class_scores(backbone, batch, classes, n=n, seed=4)
+    scores = robust_class_scores(backbone, batch, classes, n=n, seed=4, border=border)
     assert isinstance(scores, RobustScores)
     with torch.no_grad():
-        views = random_views(batch, n=n, seed=4).flatten(0, 1)
+        views = random_views(batch, n=n, seed=4, border=border).flatten(0, 1)
         logits = backbone.model(backbone.preprocess(views)).view(3, n, -1)
     target = torch.tensor(classes).view(3, 1).expand(-1, n)
     torch.testing.assert_close(scores.mean_score, logits.gather(2, target.unsqueeze(-1)).squeeze(-1).mean(1))
