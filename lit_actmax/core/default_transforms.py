@@ -8,9 +8,10 @@ model sees per step:
   sixth of the cost of resized crops);
 - units of an inner layer (channels, neurons, directions): :func:`~lit_actmax.augment.mirrored_lucid_transforms`,
   full-size views of the mirrored image. On ``docs/channel_quality.md``'s channels a window per step shows a deep
-  channel too little of its picture: on lite0 at 128 px it kept 0.41-0.79 of Lucid's held-out activation, the
-  full-size mirrored views 0.84-0.96 (lite2: 0.90-0.96), both with photographs' high-frequency share and total
-  variation, which Lucid's pictures exceed.
+  channel too little of its picture: on lite0 at 128 px it kept 0.41-0.79 of Lucid's held-out activation. The
+  full-size mirrored views are level with Lucid's as rendered (0.93-1.08 on lite0 and lite2, 64-224 px) and keep
+  0.84-1.02 of it on held-out views with a grey frame (1.01-1.17x with a mirrored one). Both keep photographs'
+  high-frequency share and total variation (at 64 and 128 px), which Lucid's pictures exceed.
 
 A run that reads both (an atlas of channels and classes) gets the inner layers' method.
 """
